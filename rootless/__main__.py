@@ -1,0 +1,4 @@
+"""`python -m rootless` is the same as `rl`."""
+from rootless.cli.main import main
+
+raise SystemExit(main())

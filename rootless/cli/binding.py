@@ -1,0 +1,44 @@
+"""How a command declaration names the function that does its work.
+
+A typer declaration in `rootless.cli.declare.<noun>` carries only the signature (flags, types, help);
+it is decorated with `@implemented_by("<module>:<function>")`, a function in
+`rootless.cli.commands.<module>` that takes the `Context` and the parsed parameters as keyword
+arguments and returns an exit status (or None for 0). The typer path and the start-up fast path both
+end in `call()`, so they cannot disagree on what a command does. Standard library only: the fast path
+imports this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from typing import Any, Callable
+
+COMMANDS_PACKAGE = "rootless.cli.commands"
+
+
+def call(target: str, ctx: Any, params: dict[str, Any]) -> int:
+    module, _, func = target.partition(":")
+    impl = getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), func)
+    status = impl(ctx, **params)
+    return 0 if status is None else int(status)
+
+
+def implemented_by(target: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a typer declaration so that invoking it runs `target` with the rl Context."""
+
+    def decorate(declaration: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(declaration)
+        def invoke(**params: Any) -> int:
+            from typer.main import get_current_context  # only reached on the typer path
+
+            ctx = get_current_context().find_root().obj
+            status = call(target, ctx, params)
+            if status:
+                raise SystemExit(status)
+            return 0
+
+        invoke.rl_target = target  # type: ignore[attr-defined]
+        return invoke
+
+    return decorate

@@ -1,0 +1,2 @@
+"""The OCI runtime: takes a bundle (config.json + rootfs) and makes the container. Knows nothing of
+images, registries or networks."""
