@@ -88,3 +88,17 @@ int rl_capset(const uint32_t in[6])
  * which is what a freshly cloned, single-threaded child wants and cheaper. */
 int rl_setresuid(unsigned int r, unsigned int e, unsigned int s) { RET(syscall(SYS_setresuid, r, e, s)); }
 int rl_setresgid(unsigned int r, unsigned int e, unsigned int s) { RET(syscall(SYS_setresgid, r, e, s)); }
+
+/* mount_setattr(2). struct mount_attr is spelled out here: <linux/mount.h> clashes with glibc's
+ * <sys/mount.h> on glibc 2.36. */
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+struct rl_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+int rl_mount_setattr(int dfd, const char *path, unsigned int flags, uint64_t attr_set,
+                     uint64_t attr_clr)
+{
+    struct rl_mount_attr attr = {attr_set, attr_clr, 0, 0};
+    RET(syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr));
+}

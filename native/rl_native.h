@@ -19,3 +19,6 @@ int rl_capget(int pid, uint32_t out[6]);
 int rl_capset(const uint32_t in[6]);
 int rl_setresuid(unsigned int r, unsigned int e, unsigned int s);
 int rl_setresgid(unsigned int r, unsigned int e, unsigned int s);
+/* mount_setattr(2) (Linux 5.12): attributes of a mount tree, e.g. a recursive read-only bind. */
+int rl_mount_setattr(int dfd, const char *path, unsigned int flags, uint64_t attr_set,
+                     uint64_t attr_clr);

@@ -176,3 +176,24 @@ def setresuid(ruid: int, euid: int, suid: int) -> None:
 
 def setresgid(rgid: int, egid: int, sgid: int) -> None:
     _check(lib.rl_setresgid(rgid, egid, sgid), "setresgid")
+
+
+# --- added by the runtime (create.py) ------------------------------------------------------------
+#: clone(2): the child's parent is the caller's parent (joining a user namespace by path: a helper
+#: that has entered it clones the container process as a sibling, so the runtime's caller reaps it)
+CLONE_PARENT = 0x00008000
+
+# mount_setattr(2) (linux/mount.h, fcntl.h)
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+
+
+def mount_setattr(path: str, attr_set: int, attr_clr: int = 0, *, recursive: bool = True) -> None:
+    """Set mount attributes on `path` (and every mount below it with recursive): the way to make a
+    recursive bind mount read-only throughout, which MS_REMOUNT only does for the top mount."""
+    flags = AT_RECURSIVE if recursive else 0
+    _check(lib.rl_mount_setattr(AT_FDCWD, path.encode(), flags, attr_set, attr_clr), "mount_setattr", path)
