@@ -6,18 +6,20 @@ Nothing below the CLI reads the environment or argv on its own; it is handed a `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
 from rootless.paths import Paths
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal", "panic")
 
 
-@dataclass(frozen=True)
 class Context:
-    paths: Paths
-    log_level: str = "warn"
-    env: dict[str, str] = field(default_factory=dict)
+    """Paths, log level and environment of one rl invocation (a plain class: see paths.Paths)."""
+
+    __slots__ = ("paths", "log_level", "env")
+
+    def __init__(self, paths: Paths, log_level: str = "warn", env: dict[str, str] | None = None) -> None:
+        self.paths = paths
+        self.log_level = log_level
+        self.env = {} if env is None else env
 
     @classmethod
     def create(cls, root: str | None = None, runroot: str | None = None, log_level: str = "warn",

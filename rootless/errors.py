@@ -96,3 +96,27 @@ class ContainerCommandError(RlError):
     def __init__(self, message: str, exit_code: int, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.exit_code = exit_code
+
+
+class ContainerSetupError(RlError):
+    """The runtime could not make the container (a namespace, a mount, the rootfs, the process
+    settings); `rl run` exits 125 for it."""
+
+    exit_code = 125
+
+
+# --- networking (owner: network engineer) -------------------------------------------------------
+class InvalidPortSpec(UsageError):
+    """A `-p`/`--publish` value that does not parse (docker's nat.ParsePortSpec messages)."""
+
+
+class PublishError(RlError):
+    """A published port cannot be bound on the host (in use, privileged); `rl run` exits 125."""
+
+    exit_code = 125
+
+
+class NetworkSetupError(RlError):
+    """The user-mode network stack or the port forwarder could not be started."""
+
+    exit_code = 125

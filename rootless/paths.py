@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from rootless.errors import StorageError
@@ -67,14 +66,27 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
 class Paths:
-    """Owns every path below the store root, the runtime dir and the config dir."""
+    """Owns every path below the store root, the runtime dir and the config dir.
 
-    root: Path
-    runroot: Path
-    config_dir: Path
-    home: Path
+    A plain class, not a dataclass: `dataclasses` imports `inspect` and costs the start-up budget
+    of every command (docs/cli.md)."""
+
+    __slots__ = ("root", "runroot", "config_dir", "home")
+
+    def __init__(self, root: Path, runroot: Path, config_dir: Path, home: Path) -> None:
+        self.root = Path(root)
+        self.runroot = Path(runroot)
+        self.config_dir = Path(config_dir)
+        self.home = Path(home)
+
+    def __repr__(self) -> str:
+        return f"Paths(root={self.root!r}, runroot={self.runroot!r}, config_dir={self.config_dir!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Paths) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_env(cls, env: dict[str, str], root: str | None = None, runroot: str | None = None) -> "Paths":
@@ -102,6 +114,10 @@ class Paths:
 
     def layer(self, chain_id: str) -> Path:
         return self.layers / chain_id.partition(":")[2]
+
+    def layer_meta(self, chain_id: str) -> Path:
+        """Facts about an unpacked layer (diff_id, size), beside its directory."""
+        return self.layers / (chain_id.partition(":")[2] + ".json")
 
     @property
     def images_json(self) -> Path:
@@ -142,3 +158,28 @@ class Paths:
     @property
     def docker_auth_file(self) -> Path:
         return self.home / ".docker" / "config.json"
+
+    # --- registries (owner: registry engineer) -------------------------------------------------
+    @property
+    def certs_dir(self) -> Path:
+        """Per-registry CA files, like docker's /etc/docker/certs.d: <certs_dir>/<host[:port]>/ca.crt."""
+        return self.config_dir / "certs.d"
+
+    def registry_ca_file(self, host: str) -> Path:
+        return self.certs_dir / host / "ca.crt"
+
+    # --- containers (owner: containers engineer) ------------------------------------------------
+    @property
+    def containers_lock(self) -> Path:
+        """fcntl lock serialising changes to the container records (names, state.json)."""
+        return self.locks / "containers.lock"
+
+    @property
+    def oci_state(self) -> Path:
+        """The OCI runtime's state dir for rl's containers (pids, exec fifos; may vanish on reboot)."""
+        return self.runroot / "oci"
+
+    @property
+    def storage_driver_file(self) -> Path:
+        """The cached result of the rootfs driver probe (storage/probe.py)."""
+        return self.root / "storage-driver.json"
