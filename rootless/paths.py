@@ -183,3 +183,8 @@ class Paths:
     def storage_driver_file(self) -> Path:
         """The cached result of the rootfs driver probe (storage/probe.py)."""
         return self.root / "storage-driver.json"
+
+    # --- networking (owner: network engineer) ---------------------------------------------------
+    def slirp_socket(self, container_id: str) -> Path:
+        """slirp4netns' API socket for a running container (runtime state: may vanish on reboot)."""
+        return self.runroot / container_id / "slirp.sock"

@@ -1,0 +1,1 @@
+"""Images: references, the content store, layer unpacking, registry client, archive formats."""
