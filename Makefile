@@ -7,14 +7,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 NATIVE_SRC := native/build.py native/rl_native.c native/rl_native.h
 
-.PHONY: dev native test test-unit demo bench binary clean
+.PHONY: dev native test test-unit demo bench binary binary-test clean table
 
 dev: $(VENV)/.installed native
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
 # The extension is built in place (rootless/_native.*.so) so an editable install picks up C changes
@@ -25,9 +25,21 @@ rootless/.native-built: $(NATIVE_SRC) $(VENV)/.installed
 	touch $@
 
 # As root: the suite as root, then as the unprivileged users rltest (subuid range) and rltest1
-# (none), created if missing. As anyone else: the suite as that user.
+# (none), created if missing. As anyone else: the suite as that user. PYTEST_ARGS go to pytest.
 test: dev
-	$(PY) tests/rig/run_suite.py
+	$(PY) tests/rig/run_suite.py $(PYTEST_ARGS)
+
+# The fast path's command table, derived from the typer declaration (committed; a test checks it).
+table:
+	$(PY) -m rootless.cli.cmdtable
+
+# One file, no Python needed on the target: dist/rl (docs/packaging.md). Needs gcc and the venv.
+binary:
+	PY=$(PY) sh packaging/build.sh
+
+# dist/rl end to end (a copy run outside the repo, no venv on PATH), as root, rltest and rltest1.
+binary-test:
+	PY=$(PY) sh packaging/binary_test.sh
 
 test-unit: dev
 	$(PY) -m pytest -m 'not integration' -q

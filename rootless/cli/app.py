@@ -3,6 +3,10 @@
 Each noun's declarations live in `rootless.cli.declare.<noun>` and register themselves here. The
 global options (`--root`, `--runroot`, `--log-level`, `--version`) build the `Context` every command
 receives.
+
+The start-up fast path parses from a table generated from this tree (`rootless/cli/cmdtable.py`,
+docs/cli.md): after adding or changing a declaration, run `make table` and commit
+`rootless/cli/_cmdtable.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from rootless.context import LOG_LEVELS, Context
 #: the declaration modules, in the order their commands appear in `rl --help`
 DECLARATIONS = (
     "system",
+    "images",
+    "containers",
+    "network",
 )
 
 

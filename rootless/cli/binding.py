@@ -5,31 +5,37 @@ it is decorated with `@implemented_by("<module>:<function>")`, a function in
 `rootless.cli.commands.<module>` that takes the `Context` and the parsed parameters as keyword
 arguments and returns an exit status (or None for 0). The typer path and the start-up fast path both
 end in `call()`, so they cannot disagree on what a command does. Standard library only: the fast path
-imports this module.
+imports this module (no `typing` either: annotations stay strings).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
-from typing import Any, Callable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Callable
 
 COMMANDS_PACKAGE = "rootless.cli.commands"
 
 
-def call(target: str, ctx: Any, params: dict[str, Any]) -> int:
+def call(target: str, ctx: object, params: dict[str, object]) -> int:
     module, _, func = target.partition(":")
     impl = getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), func)
     status = impl(ctx, **params)
     return 0 if status is None else int(status)
 
 
-def implemented_by(target: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a typer declaration so that invoking it runs `target` with the rl Context."""
+def implemented_by(target: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    """Decorate a typer declaration so that invoking it runs `target` with the rl Context.
 
-    def decorate(declaration: Callable[..., Any]) -> Callable[..., Any]:
+    The target is kept as `rl_target` on the wrapper (and, through functools.wraps, on typer's own
+    wrapper): rootless.cli.cmdtable reads it to build the fast path's table."""
+    import functools
+
+    def decorate(declaration: Callable[..., object]) -> Callable[..., object]:
         @functools.wraps(declaration)
-        def invoke(**params: Any) -> int:
+        def invoke(**params: object) -> int:
             from typer.main import get_current_context  # only reached on the typer path
 
             ctx = get_current_context().find_root().obj

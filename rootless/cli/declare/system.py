@@ -29,4 +29,6 @@ def register(app: typer.Typer) -> None:
     def system_check() -> None:
         """Exit non-zero, listing what `rl run` needs and this host lacks, with how to fix each."""
 
+    from rootless.cli.declare.system_prune import register_system_prune  # owner: containers engineer
+    register_system_prune(system)
     app.add_typer(system, name="system")

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from rootless.engine.host import parse
+from rootless.frozen import find_tool_with_source, source_of  # host tools first, else dist/rl's
 
 SYSCTLS = {
     "kernel.unprivileged_userns_clone": "/proc/sys/kernel/unprivileged_userns_clone",
@@ -46,7 +47,7 @@ def read_sysctl(name: str) -> int | None:
 
 
 def which(name: str, env: dict[str, str]) -> str | None:
-    return shutil.which(name, path=f"{env.get('PATH', '')}:{EXTRA_PATH}")
+    return find_tool_with_source(name, f"{env.get('PATH', '')}:{EXTRA_PATH}")[0]
 
 
 def _error(e: BaseException) -> str:
@@ -82,7 +83,7 @@ def finish_versions(started: dict[str, tuple[str, subprocess.Popen | None]]) -> 
                 proc.kill()
                 proc.wait()
                 version = "unknown (--version timed out)"
-        tools[tool] = {"Path": path, "Version": version}
+        tools[tool] = {"Path": path, "Version": version, "Source": source_of(path)}
     return tools
 
 

@@ -13,7 +13,7 @@ def _yes(value: bool) -> str:
 def _tool(tool: dict) -> str:
     if not tool["Path"]:
         return "not found"
-    return f"{tool['Path']} (version {tool['Version']})"
+    return f"{tool['Path']} (version {tool['Version']}{', bundled with rl' if tool.get('Source') == 'bundled' else ''})"
 
 
 def _ranges(ranges: list[dict]) -> str:

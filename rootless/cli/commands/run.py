@@ -1,0 +1,97 @@
+"""`rl run` and `rl create`: flags -> RunOptions -> engine.containers.create -> start or attach."""
+
+from __future__ import annotations
+
+import sys
+
+from rootless.context import Context
+
+
+def _options(ctx: Context, p: dict):
+    from rootless.engine import run_options as ro
+    from rootless.errors import UsageError
+
+    env: list[str] = []
+    for path in p.get("env_file") or ():
+        env += ro.read_env_file(path, ctx.env)
+    env += ro.parse_env(p.get("env") or (), ctx.env)
+    network = p.get("network") or "bridge"
+    ro.validate_choice("--network", network, ro.NETWORKS, "bridge (slirp4netns), pasta, host or none")
+    from rootless.engine.net.ports import parse_publish  # owner: network engineer
+    publish = tuple(parse_publish(p.get("publish") or ()))
+    restart = ro.parse_restart(p.get("restart") or "no")
+    if p.get("rm") and restart.name != "no":
+        raise UsageError("Conflicting options: --restart and --rm")
+    if p.get("stop_timeout") is not None and p["stop_timeout"] < 0:
+        raise UsageError("--stop-timeout must not be negative")
+    return ro.RunOptions(
+        image=p["image"], command=tuple(p.get("command") or ()), entrypoint=p.get("entrypoint"),
+        name=ro.validate_name(p["name"]) if p.get("name") else None, env=tuple(env),
+        workdir=p.get("workdir"), user=p.get("user"), hostname=p.get("hostname"),
+        tty=p.get("tty", False), interactive=p.get("interactive", False), detach=p.get("detach", False),
+        auto_remove=p.get("rm", False), init=p.get("init", False), read_only=p.get("read_only", False),
+        tmpfs=tuple(p.get("tmpfs") or ()), network=network,
+        cap_add=tuple(p.get("cap_add") or ()), cap_drop=tuple(p.get("cap_drop") or ()),
+        privileged=p.get("privileged", False),
+        ulimits=tuple(ro.parse_ulimit(u) for u in p.get("ulimit") or ()),
+        stop_signal=ro.parse_signal(p["stop_signal"]) if p.get("stop_signal") else None,
+        stop_timeout=p.get("stop_timeout"), labels=ro.parse_labels(p.get("label") or ()),
+        restart=restart, devices=tuple(ro.check_device_on_host(ro.parse_device(d)) for d in p.get("device") or ()),
+        userns=ro.validate_choice("--userns", p.get("userns") or "", ro.USERNS_MODES),
+        pull=ro.validate_choice("--pull", p.get("pull") or "missing", ro.PULL_POLICIES),
+        publish=publish, publish_all=p.get("publish_all", False),
+    )
+
+
+def _notify(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def create(ctx: Context, **params) -> int:
+    from rootless.engine import containers
+
+    record = containers.create(ctx, _options(ctx, params), notify=_notify)
+    print(record["Id"])
+    return 0
+
+
+def run(ctx: Context, **params) -> int:
+    from rootless.engine import containers
+    from rootless.engine.container_store import ContainerStore
+
+    opts = _options(ctx, params)
+    record = containers.create(ctx, opts, notify=_notify)
+    store = ContainerStore(ctx.paths)
+    if opts.detach:
+        return _run_detached(ctx, store, record, opts)
+    from rootless.engine.lifecycle.attach import run_attached
+
+    try:
+        sys.stdout.flush()
+        return run_attached(ctx, store, record, interactive=opts.interactive, tty=opts.tty)
+    finally:
+        if opts.auto_remove:
+            _remove(ctx, store, record)
+
+
+def _run_detached(ctx: Context, store, record: dict, opts) -> int:
+    from rootless.engine.lifecycle.start import start_detached
+
+    try:
+        start_detached(ctx, store, record)
+    except BaseException:
+        if opts.auto_remove:
+            _remove(ctx, store, record)
+        raise
+    print(record["Id"])
+    return 0
+
+
+def _remove(ctx: Context, store, record: dict) -> None:
+    from rootless.engine.lifecycle.remove import remove_files
+    from rootless.errors import RlError
+
+    try:
+        remove_files(ctx.paths, store.load(record["Id"]))
+    except RlError:
+        pass  # already gone

@@ -1,0 +1,222 @@
+"""Creating a container: image (pulled when missing) -> rootfs -> config.json -> record.
+
+`create(ctx, options)` is `rl create` and the first half of `rl run`: it resolves the image in the
+store (pulling it per --pull, saying "Unable to find image 'x' locally" as docker does), checks
+every option by building the spec once before anything is written, reserves the name and id in
+the container store, prepares the rootfs for the chosen driver, writes hostname/hosts/resolv.conf
+and the bundle's config.json. A failure after the reservation removes what was made, so no
+half-made container is left behind; a CLI killed in between leaves a record in state "created"
+that `rl ps -a` shows and `rl rm` removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rootless.context import Context
+from rootless.engine import spec
+from rootless.engine.container_store import ZERO_TIME, ContainerStore, now_rfc3339
+from rootless.engine.run_options import RunOptions
+from rootless.errors import ImageNotFound, RlError
+
+HOSTS_TEMPLATE = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                  "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+                  "ff02::2\tip6-allrouters\n")
+
+
+def id_mapping(userns: str = ""):
+    from rootless.runtime import idmap
+
+    return idmap.choose(userns)
+
+
+def image_store(ctx: Context, mapping):
+    from rootless.engine.image.store import ImageStore
+
+    return ImageStore(ctx.paths, mapping)
+
+
+def find_image(ctx: Context, store, name: str, policy: str, notify: Callable[[str], None]):
+    """The image `name` per the --pull policy (always|missing|never)."""
+    from rootless.engine.image.reference import parse
+
+    if policy != "always":
+        try:
+            return store.resolve(name)
+        except ImageNotFound:
+            if policy == "never":
+                raise
+        ref = parse(name)  # an id prefix that is not found is no reference either: InvalidReference
+        notify(f"Unable to find image '{ref.familiar()}' locally")
+    else:
+        ref = parse(name)
+    from rootless.engine.image.pull import pull
+
+    return pull(ctx, ref, store=store)
+
+
+def _etc_files(directory: Path, hostname: str, network: str) -> dict:
+    files = {"/etc/hostname": directory / "hostname", "/etc/hosts": directory / "hosts",
+             "/etc/resolv.conf": directory / "resolv.conf"}
+    files["/etc/hostname"].write_text(hostname + "\n")
+    resolv = _resolv_conf(network)
+    if network == "host":
+        hosts = _read("/etc/hosts") or HOSTS_TEMPLATE
+    elif network in ("bridge", "slirp4netns", "pasta"):  # user-mode stack (owner: network engineer)
+        from rootless.engine.net import slirp
+
+        hosts, resolv = slirp.hosts(hostname), slirp.resolv_conf(_read("/etc/resolv.conf"))
+    else:
+        hosts = HOSTS_TEMPLATE + f"127.0.1.1\t{hostname}\n"
+    files["/etc/hosts"].write_text(hosts)
+    files["/etc/resolv.conf"].write_text(resolv)
+    return {k: str(v) for k, v in files.items()}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _resolv_conf(network: str) -> str:
+    """The host's resolv.conf; loopback name servers are unreachable from a private network
+    namespace, so they are dropped there (docker falls back to public servers; rl has no
+    network to reach them until the networking work, so it keeps what is left)."""
+    text = _read("/etc/resolv.conf")
+    if network == "host":
+        return text
+    keep = [line for line in text.splitlines()
+            if not (line.startswith("nameserver") and line.split()[1:2] and
+                    (line.split()[1].startswith("127.") or line.split()[1] == "::1"))]
+    return "\n".join(keep) + "\n" if keep else ""
+
+
+def _user_db(layer_dirs) -> tuple[str, str]:
+    """The image's /etc/passwd and /etc/group texts."""
+    from rootless.engine.users import read_image_file
+
+    return read_image_file(layer_dirs, "etc/passwd"), read_image_file(layer_dirs, "etc/group")
+
+
+def _inputs(ctx, cid: str, opts: RunOptions, image, user_db, mapping, rootfs="/", annotations=None,
+            etc_files=None) -> spec.SpecInputs:
+    return spec.SpecInputs(
+        container_id=cid, options=opts, image_config=image.config, rootfs=rootfs,
+        passwd=user_db[0], group=user_db[1],
+        id_mappings=None if mapping.mode == "root" else mapping.to_oci(),
+        host_ids=(os.getuid(), os.getgid()), host_hostname=os.uname().nodename,
+        rootfs_annotations=annotations or {}, etc_files=etc_files or {})
+
+
+def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambda _: None) -> dict:
+    """Create the container; returns its record (state "created")."""
+    from rootless.engine.storage import probe
+
+    mapping = id_mapping(opts.userns)
+    images = image_store(ctx, mapping)
+    image = find_image(ctx, images, opts.image, opts.pull, notify)
+    layer_dirs = list(images.layer_dirs(image))
+    user_db = _user_db(layer_dirs)
+    checked = spec.build(_inputs(ctx, "0" * 64, opts, image, user_db, mapping))  # raises on bad options
+    driver = probe.choose(ctx.paths, mapping, ctx.env)
+    store = ContainerStore(ctx.paths)
+    record = store.create(lambda cid, name: _record(ctx, cid, opts, image, checked, driver.driver, mapping),
+                          opts.name)
+    try:
+        _make_bundle(ctx, store, record, opts, image, layer_dirs, user_db, mapping, driver)
+    except BaseException:
+        from rootless.engine.lifecycle.remove import remove_files
+
+        remove_files(ctx, record)
+        raise
+    return store.load(record["Id"])
+
+
+def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_dirs, user_db, mapping,
+                 driver) -> None:
+    from rootless.engine.storage import rootfs as rootfs_mod
+
+    cid = record["Id"]
+    directory = store.dir(cid)
+    rootfs, annotations = rootfs_mod.prepare(directory, driver.driver, layer_dirs, mapping)
+    hostname = spec.hostname_for(_inputs(ctx, cid, opts, image, user_db, mapping))
+    etc = _etc_files(directory, hostname, opts.network)
+    config = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping, rootfs, annotations, etc))
+    tmp = directory / ".config.json.tmp"
+    tmp.write_text(json.dumps(config, separators=(",", ":")))
+    os.replace(tmp, directory / "config.json")
+
+    def finish(rec: dict) -> None:
+        rec["Config"]["Hostname"] = config["hostname"]
+        rec["Config"]["Env"] = config["process"]["env"]
+        rec["Rl"]["Bundle"] = str(directory)
+    store.update(cid, finish)
+
+
+def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, mapping) -> dict:
+    directory = ctx.paths.container(cid)
+    args = checked["process"]["args"]
+    cfg = image.config.get("config", {})
+    return {
+        "Id": cid, "Created": now_rfc3339(), "Path": args[0], "Args": args[1:],
+        "State": {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+                  "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+                  "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME},
+        "Image": image.id,
+        "ResolvConfPath": str(directory / "resolv.conf"), "HostnamePath": str(directory / "hostname"),
+        "HostsPath": str(directory / "hosts"), "LogPath": str(directory / "ctr.log"),
+        "RestartCount": 0, "Driver": driver,
+        "Config": {
+            "Hostname": checked["hostname"], "User": opts.user or cfg.get("User", ""),
+            "Tty": opts.tty, "OpenStdin": opts.interactive, "AttachStdin": opts.interactive and not opts.detach,
+            "Env": checked["process"]["env"],
+            "Cmd": list(opts.command) if opts.command or opts.entrypoint is not None else cfg.get("Cmd"),
+            "Entrypoint": ([opts.entrypoint] if opts.entrypoint else None) if opts.entrypoint is not None
+            else cfg.get("Entrypoint"),
+            "Image": opts.image, "WorkingDir": checked["process"]["cwd"],
+            "Labels": {**(cfg.get("Labels") or {}), **opts.labels},
+            "StopSignal": opts.stop_signal or cfg.get("StopSignal") or "SIGTERM",
+            "StopTimeout": opts.stop_timeout,
+            "ExposedPorts": _exposed(cfg, opts),
+        },
+        "HostConfig": {
+            "AutoRemove": opts.auto_remove, "RestartPolicy": opts.restart.to_docker(),
+            "NetworkMode": opts.network, "Privileged": opts.privileged, "ReadonlyRootfs": opts.read_only,
+            "CapAdd": list(opts.cap_add), "CapDrop": list(opts.cap_drop), "Init": opts.init,
+            "Tmpfs": {t.partition(":")[0]: t.partition(":")[2] for t in opts.tmpfs},
+            "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in opts.ulimits],
+            "Devices": [{"PathOnHost": d.host_path, "PathInContainer": d.container_path,
+                         "CgroupPermissions": d.permissions} for d in opts.devices],
+            "UsernsMode": opts.userns,
+            **_net_host_config(opts),
+        },
+        "Rl": {"IdMappingMode": mapping.mode, "Bundle": ""},
+    }
+
+
+def _net_host_config(opts: RunOptions) -> dict:
+    """HostConfig.PortBindings and PublishAllPorts (owner: network engineer)."""
+    from rootless.engine.net import ports
+
+    return {"PortBindings": ports.port_bindings(opts.publish), "PublishAllPorts": opts.publish_all}
+
+
+def _exposed(cfg: dict, opts: RunOptions) -> dict:
+    """Config.ExposedPorts: the image's plus the published ones, as docker (owner: network engineer)."""
+    from rootless.engine.net import ports
+
+    return ports.exposed_ports(cfg.get("ExposedPorts") or {}, opts.publish)
+
+
+def bundle_dir(record: dict, ctx: Context) -> Path:
+    directory = ctx.paths.container(record["Id"])
+    if not (directory / "config.json").exists():
+        raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
+                      f"remove it: rl rm {record['Id'][:12]}")
+    return directory

@@ -1,0 +1,72 @@
+"""A container in the foreground (`rl run` without -d, `rl start -a`): this process is its parent.
+
+Without -t the container shares our stdout/stderr (and stdin with -i; /dev/null without), and the
+signals we get are forwarded to it (docker's --sig-proxy). With -t the runtime gives it a pty whose
+master we relay: our terminal in raw mode (so Ctrl-C is the container's), window-size changes
+forwarded, stdin's EOF sent as ^D. Returns the container's exit status; the record gets it too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from rootless.context import Context
+from rootless.engine.container_store import ContainerStore
+from rootless.engine.lifecycle import launch, truth
+from rootless.errors import InvalidState
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interactive: bool, tty: bool) -> int:
+    from rootless.engine.containers import bundle_dir
+
+    record = truth.current(store, record)
+    if truth.is_running(record["State"]):
+        raise InvalidState(f"container {record['Id'][:12]} is already running")
+    bundle_dir(record, ctx)
+    store.set_state(record["Id"], ManuallyStopped=False)
+    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    stdio = (0 if interactive else devnull, 1, 2)
+    saved: dict = {}
+    pid_box = [0]
+
+    def forward(sig, _frame) -> None:
+        if pid_box[0]:
+            try:
+                os.kill(pid_box[0], sig)
+            except ProcessLookupError:
+                pass
+    for sig in FORWARDED:
+        saved[sig] = signal.signal(sig, forward)
+    try:
+        try:
+            st = launch.launch(ctx.paths, store, record, stdio=stdio, tty=tty)
+        finally:
+            os.close(devnull)
+        pid_box[0] = st.pid
+        if st.pty_master is not None:
+            from rootless.runtime import pty
+
+            try:
+                status = pty.relay(st.pty_master, st.pid, stdin=0 if interactive else None, stdout=1)
+            finally:
+                os.close(st.pty_master)
+        else:
+            status = _wait(st.pid)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    launch.stop_network(st)  # slirp4netns/pasta and the port forwarder (owner: network engineer)
+    code = launch.exit_code(status)
+    launch.record_exit(ctx.paths, store, record["Id"], code)
+    return code
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue

@@ -1,0 +1,107 @@
+"""Starting a container's process through the runtime and recording it, shared by the detached
+monitor and the foreground `rl run` / `rl start -a` (whichever calls it becomes the container's
+parent and its owner in the record: State.Monitor).
+
+The record is written in three steps, so that a crash at any point leaves the truth behind:
+the owner's identity before the runtime creates anything; the container process's identity as
+soon as it exists; "running" once the runtime's `start` saw the command exec'd. `record_exit`
+writes the end (ExitCode, FinishedAt) and deletes the runtime's state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from rootless.engine.container_store import ContainerStore, now_rfc3339
+from rootless.engine.lifecycle import truth
+from rootless.errors import RlError
+from rootless.paths import Paths, ensure_private_dir
+
+
+def exit_code(wait_status: int) -> int:
+    """docker's exit status: the code, or 128+N after signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty: bool = False):
+    """Create and start the container's process; returns the runtime's State (pid, pty master).
+    Raises the runtime's errors (ContainerCommandError 126/127, ContainerSetupError) after
+    recording the failure as the container's exit."""
+    from rootless.runtime import container as runtime
+
+    cid = record["Id"]
+    ensure_private_dir(paths.runroot)
+    state_dir = paths.oci_state
+    runtime.delete(state_dir, cid, force=True)  # a stale state of an earlier, crashed run
+    bundle = paths.container(cid)
+    from rootless.engine.net import stack as netstack  # owner: network engineer
+
+    plan = netstack.plan(record)
+    bound = netstack.bind(plan)  # a port in use or below 1024: an error before anything starts
+    store.set_state(cid, Monitor=truth.own_identity(), Process=None, Error="")
+    try:
+        st = runtime.create(bundle, state_dir, cid, stdio=stdio, pty=tty)
+    except RlError as e:
+        for listener in bound:
+            listener.close()
+        record_exit(paths, store, cid, e.exit_code if e.exit_code in (126, 127) else 125, e.message)
+        raise
+    store.set_state(cid, Pid=st.pid, Process=truth.identity(st.pid))
+    st.network = None
+    try:
+        # the namespaces exist, the command has not run: slirp4netns/pasta and the forwarder now
+        st.network = netstack.start(paths.slirp_socket(cid), st.pid, plan, bound)
+        runtime.start(state_dir, cid)
+    except RlError as e:
+        stop_network(st)
+        _reap(st.pid)
+        if st.pty_master is not None:
+            os.close(st.pty_master)
+        code = e.exit_code if e.exit_code in (126, 127) else 125
+        record_exit(paths, store, cid, code, e.message)
+        raise
+
+    def running(rec: dict) -> None:
+        rec["State"].update(Status="running", Running=True, Restarting=False, Paused=False,
+                            StartedAt=now_rfc3339(), ExitCode=0, Error="")
+        rec["Driver"] = st.rootfs_driver or rec.get("Driver", "")
+        rec["NetworkSettings"] = st.network.network_settings()
+        rec.setdefault("Rl", {})["NetworkHelpers"] = st.network.pids()
+    store.update(cid, running)
+    return st
+
+
+def stop_network(st) -> None:
+    """End the network helpers of a launch (after the container's process has exited)."""
+    if getattr(st, "network", None) is not None:
+        st.network.stop()
+
+
+def record_exit(paths: Paths, store: ContainerStore, cid: str, code: int, error: str = "") -> None:
+    """Write the container's end into its record and drop the runtime's state for it."""
+    from rootless.runtime import container as runtime
+
+    def ended(rec: dict) -> None:
+        rec["State"].update(Status="exited", Running=False, Restarting=False, Paused=False, Pid=0,
+                            ExitCode=code, Error=error, FinishedAt=now_rfc3339(), Process=None)
+        if rec.get("NetworkSettings"):
+            rec["NetworkSettings"]["Ports"] = {}  # docker: no published ports once stopped
+    try:
+        store.update(cid, ended)
+    except RlError:
+        pass  # removed meanwhile (rm -f)
+    try:
+        runtime.delete(paths.oci_state, cid, force=True)
+    except (RlError, OSError):
+        pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    except (ChildProcessError, ProcessLookupError):
+        pass

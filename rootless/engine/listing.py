@@ -1,0 +1,224 @@
+"""`rl ps`: filters, docker's columns and wording, and simple Go templates. Pure: records in, text out.
+
+Columns: CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES (+ SIZE with -s), laid out
+as docker's tabwriter does (3 spaces of padding). Status: "Up 5 seconds", "Exited (0) 3 seconds
+ago", "Created", "Restarting (1) 2 seconds ago", and rl's own "Exited (unknown) ..." /
+"Unknown (monitor gone)" when the truth is that nobody saw the end. --format: "table", "json",
+or a template of {{.Field}}, {{.Label "k"}}, {{json .}}, with "table " for a header.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from rootless.engine.container_store import parse_time
+from rootless.errors import UsageError
+
+FIELDS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+          "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+          "State": "STATE", "Labels": "LABELS", "Size": "SIZE", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+FILTER_KEYS = ("status", "name", "label", "ancestor", "exited", "id")
+MIN_WIDTH, PADDING = 10, 3
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead", "unknown")
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, as docker uses it."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600 / 24 / 365)} years"
+
+
+def _ago(stamp: str, now: float) -> str:
+    t = parse_time(stamp)
+    return human_duration(max(0.0, now - t)) + " ago" if t is not None else ""
+
+
+def status_text(state: dict, now: float) -> str:
+    status = state.get("Status")
+    if status == "running":
+        t = parse_time(state.get("StartedAt", ""))
+        return "Up " + human_duration(max(0.0, now - t)) if t else "Up"
+    if status == "paused":
+        return "Up " + human_duration(max(0.0, now - (parse_time(state.get("StartedAt", "")) or now))) + " (Paused)"
+    if status == "restarting":
+        return f"Restarting ({state.get('ExitCode', 0)}) {_ago(state.get('FinishedAt', ''), now)}".rstrip()
+    if status == "exited":
+        from rootless.engine.lifecycle.truth import exit_unknown
+
+        code = "unknown" if exit_unknown(state) else state.get("ExitCode", 0)
+        return f"Exited ({code}) {_ago(state.get('FinishedAt', ''), now)}".rstrip()
+    if status == "unknown":
+        return "Unknown (monitor gone)"
+    if status == "dead":
+        return "Dead"
+    if status == "removing":
+        return "Removal In Progress"
+    return "Created"
+
+
+def ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def command_text(record: dict, trunc: bool) -> str:
+    command = " ".join([record.get("Path", "")] + list(record.get("Args") or [])).strip()
+    return json.dumps(ellipsis(command, 20) if trunc else command, ensure_ascii=False)
+
+
+def row(record: dict, *, now: float | None = None, trunc: bool = True, size: str = "") -> dict:
+    now = time.time() if now is None else now
+    labels = record.get("Config", {}).get("Labels") or {}
+    created = parse_time(record.get("Created", "")) or now
+    return {
+        "ID": record["Id"][:12] if trunc else record["Id"],
+        "Image": record.get("Config", {}).get("Image", ""),
+        "Command": command_text(record, trunc),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
+        "RunningFor": _ago(record.get("Created", ""), now),
+        "Status": status_text(record["State"], now),
+        "State": record["State"].get("Status", ""),
+        "Ports": _ports_column(record),
+        "Names": record.get("Name", "").lstrip("/"),
+        "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
+        "Size": size,
+        "Mounts": "",
+        "Networks": record.get("HostConfig", {}).get("NetworkMode", ""),
+        "_labels": labels,
+    }
+
+
+# --- filters ---------------------------------------------------------------------------------
+def parse_filters(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value in values:
+        key, eq, val = value.partition("=")
+        if not eq or key not in FILTER_KEYS:
+            raise UsageError(f"invalid filter '{value}'", f"filters: {', '.join(FILTER_KEYS)} (key=value)")
+        if key == "status" and val not in STATUSES:
+            raise UsageError(f"invalid filter 'status={val}'", f"statuses: {', '.join(STATUSES)}")
+        if key == "exited" and not val.lstrip("-").isdigit():
+            raise UsageError(f"invalid filter 'exited={val}'", "exited takes an exit code")
+        out.setdefault(key, []).append(val)
+    return out
+
+
+def _ancestor_match(record: dict, wanted: str) -> bool:
+    image = record.get("Config", {}).get("Image", "")
+    image_id = record.get("Image", "").removeprefix("sha256:")
+    bare = wanted.removeprefix("sha256:")
+    if wanted in (image, image.rsplit(":", 1)[0]) or (len(bare) >= 4 and image_id.startswith(bare)):
+        return True
+    return image == wanted + ":latest" or wanted == image + ":latest"
+
+
+def matches(record: dict, filters: dict[str, list[str]]) -> bool:
+    """docker's rule: values of one key are OR'd, keys are AND'ed."""
+    state = record["State"]
+    labels = record.get("Config", {}).get("Labels") or {}
+    tests = {
+        "status": lambda v: state.get("Status") == v,
+        "name": lambda v: re.search(v, record.get("Name", "").lstrip("/")) is not None,
+        "id": lambda v: record["Id"].startswith(v),
+        "label": lambda v: (v.partition("=")[0] in labels and
+                            ("=" not in v or labels[v.partition("=")[0]] == v.partition("=")[2])),
+        "ancestor": lambda v: _ancestor_match(record, v),
+        "exited": lambda v: state.get("Status") == "exited" and state.get("ExitCode") == int(v),
+    }
+    return all(any(tests[key](v) for v in values) for key, values in filters.items())
+
+
+def select(records: list[dict], *, all_: bool, last: int | None, latest: bool,
+           filters: dict[str, list[str]]) -> list[dict]:
+    """records newest first -> those ps shows."""
+    chosen = [r for r in records if matches(r, filters)]
+    show_all = all_ or last is not None or latest or "status" in filters or "exited" in filters
+    if not show_all:
+        chosen = [r for r in chosen if r["State"].get("Status") in ("running", "restarting", "paused", "unknown")]
+    if latest:
+        chosen = chosen[:1]
+    if last is not None and last >= 0:
+        chosen = chosen[:last]
+    return chosen
+
+
+# --- output ----------------------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\{\{\s*(json \.|\.Label \"([^\"]*)\"|\.(\w+)|json \.(\w+))\s*\}\}")
+
+
+def render(template: str, data: dict) -> str:
+    def one(m: re.Match) -> str:
+        if m.group(1) == "json .":
+            return json.dumps({k: v for k, v in data.items() if not k.startswith("_")}, ensure_ascii=False)
+        if m.group(2) is not None:
+            return str(data["_labels"].get(m.group(2), ""))
+        field = m.group(3) or m.group(4)
+        if field not in data or field.startswith("_"):
+            raise UsageError(f"template: can't evaluate field {field}", f"fields: {', '.join(FIELDS)}")
+        return json.dumps(data[field]) if m.group(4) else str(data[field])
+    return _PLACEHOLDER.sub(one, template.replace("\\t", "\t").replace("\\n", "\n"))
+
+
+def header(template: str) -> dict:
+    fake = {k: v for k, v in FIELDS.items()}
+    fake["_labels"] = {}
+    return fake
+
+
+def table(lines: list[list[str]]) -> str:
+    """docker's tabwriter (minwidth 10, padding 3): the last column is not padded."""
+    if not lines:
+        return ""
+    widths = [max(len(line[i]) if i < len(line) else 0 for line in lines) for i in range(max(map(len, lines)))]
+    out = []
+    for line in lines:
+        cells = [cell.ljust(max(MIN_WIDTH, widths[i] + PADDING)) if i < len(line) - 1 else cell
+                 for i, cell in enumerate(line)]
+        out.append("".join(cells).rstrip() if line[-1] == "" else "".join(cells))
+    return "\n".join(out)
+
+
+def format_rows(rows: list[dict], fmt: str | None, quiet: bool) -> str:
+    if quiet:
+        return "\n".join(r["ID"] for r in rows)
+    if fmt == "json":
+        return "\n".join(render("{{json .}}", r) for r in rows)
+    template = DEFAULT_TABLE if not fmt or fmt == "table" else fmt
+    if not template.startswith("table"):
+        return "\n".join(render(template, r) for r in rows)
+    body = template[len("table"):].strip() or DEFAULT_TABLE[len("table "):]
+    lines = [render(body, header(body)).split("\t")] + [render(body, r).split("\t") for r in rows]
+    return table(lines)
+
+
+def _ports_column(record: dict) -> str:
+    """docker's PORTS column (owner: network engineer)."""
+    from rootless.engine.net.ports import ps_ports
+
+    if not record.get("State", {}).get("Running"):
+        return ""
+    return ps_ports((record.get("NetworkSettings") or {}).get("Ports") or {})

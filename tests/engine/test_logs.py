@@ -1,0 +1,64 @@
+"""logs.py: docker's json-file lines, --tail, --since, follow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rootless.engine import logs
+from rootless.errors import UsageError
+
+
+def test_writer_splits_lines_and_streams(tmp_path):
+    path = tmp_path / "ctr.log"
+    w = logs.LogWriter(str(path))
+    w.write("stdout", b"one\ntw")
+    w.write("stderr", b"err\n")
+    w.write("stdout", b"o\nthree")
+    w.close()
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["log"], e["stream"]) for e in entries] == [
+        ("one\n", "stdout"), ("err\n", "stderr"), ("two\n", "stdout"), ("three", "stdout")]
+    got, offset = logs.read_entries(str(path), tail=2)
+    assert [e.log for e in got] == ["two\n", "three"] and offset == path.stat().st_size
+    assert logs.read_entries(str(path), tail=0)[0] == []
+    assert logs.read_entries(str(path), since=4102444800.0)[0] == []  # 2100-01-01
+
+
+def test_long_line_is_split(tmp_path):
+    path = tmp_path / "ctr.log"
+    w = logs.LogWriter(str(path))
+    w.write("stdout", b"x" * (logs.MAX_PARTIAL + 10) + b"\n")
+    w.close()
+    got = [e.log for e in logs.read_entries(str(path))[0]]
+    assert got == ["x" * logs.MAX_PARTIAL, "x" * 10 + "\n"]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("10m", 1000.0 - 600), ("1h30m", 1000.0 - 5400), ("45s", 955.0), ("500", 500.0),
+    ("1970-01-01T00:01:40Z", 100.0),
+])
+def test_since(value, expected):
+    assert logs.parse_since(value, now=1000.0) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("value", ["", "yesterday", "10x"])
+def test_since_bad(value):
+    with pytest.raises(UsageError):
+        logs.parse_since(value, now=0)
+
+
+def test_follow_stops_when_container_stops(tmp_path):
+    path = tmp_path / "ctr.log"
+    w = logs.LogWriter(str(path))
+    w.write("stdout", b"a\n")
+    state = {"n": 0}
+
+    def running():
+        state["n"] += 1
+        if state["n"] == 2:
+            w.write("stdout", b"b\n")
+        return state["n"] < 3
+    assert [e.log for e in logs.follow(str(path), 0, running, interval=0.001)] == ["a\n", "b\n"]
+    w.close()
