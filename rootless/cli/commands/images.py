@@ -117,12 +117,20 @@ def ls(ctx: Context, all: bool = False, quiet: bool = False, digests: bool = Fal
 
 
 # --- rl rmi / tag / prune ---------------------------------------------------------------------------
+def _images_in_use(ctx: Context) -> dict[str, str]:
+    """Image id -> a container using it: docker refuses to delete those (and only untags with -f)."""
+    from rootless.engine.container_store import ContainerStore
+
+    return ContainerStore(ctx.paths).images_in_use()
+
+
 def rm(ctx: Context, images: list[str], force: bool = False, no_prune: bool = False) -> int:
     store = _store(ctx)
+    in_use = _images_in_use(ctx)
     status = 0
     for name in images:
         try:
-            for removal in store.remove(name, force=force):
+            for removal in store.remove(name, force=force, in_use=in_use):
                 print(f"{removal.action}: {removal.target}")
         except Exception as e:  # report each, keep going like docker, exit 1 at the end
             from rootless.errors import RlError
@@ -148,7 +156,7 @@ def prune(ctx: Context, all: bool = False, force: bool = False, filter: list[str
         answer = input(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             return
-    deleted, reclaimed = store.prune(all=all)
+    deleted, reclaimed = store.prune(all=all, in_use=_images_in_use(ctx))
     if deleted:
         print("Deleted Images:")
         for removal in deleted:

@@ -41,6 +41,9 @@ SOCKET_BATCH = 64           # fresh sockets asked from the helper at a time
 PIPE_POOL = 64              # empty pipe pairs kept for reuse
 EV_ALL = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
 _DROP = (ConnectionError, BrokenPipeError, OSError)
+EV_READ = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+EV_WRITE = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
+EV_BOTH = EV_READ | EV_WRITE
 
 
 @dataclass
@@ -163,28 +166,40 @@ class Direction:
         self.done = False
 
     def pump(self) -> None:
-        """Move what can be moved now; returns when a read or a write would block (edge-triggered
-        epoll tells when to come back). Raises OSError when the connection breaks."""
+        """Move what can be moved now: write what the pipe holds, read more while it has room, until
+        neither moves (edge-triggered epoll then tells when to come back: each resource that
+        stopped us said EAGAIN). Raises OSError when the connection breaks."""
         src, dst = self.src.fileno(), self.dst.fileno()
         while not self.done:
-            while self.pending:
+            progressed = False
+            if self.pending:
                 try:
                     self.pending -= os.splice(self.pr, dst, self.pending, flags=SPLICE)
+                    progressed = True
                 except BlockingIOError:
-                    return
+                    pass
             if self.eof:
-                self.dst.shutdown(socket.SHUT_WR)
-                self.done = True
+                if not self.pending:
+                    self.dst.shutdown(socket.SHUT_WR)
+                    self.done = True
+                if not progressed:
+                    return
+                continue
+            if self.pending < self.size:
+                try:
+                    moved = os.splice(src, self.pw, self.size - self.pending, flags=SPLICE)
+                except BlockingIOError:
+                    moved = -1
+                if moved == 0:
+                    self.eof = True
+                    progressed = True
+                elif moved > 0:
+                    self.pending += moved
+                    progressed = True
+                    if self.pending == self.size and self.size < BULK_PIPE_SIZE:
+                        self.grow()
+            if not progressed:
                 return
-            try:
-                moved = os.splice(src, self.pw, self.size, flags=SPLICE)
-            except BlockingIOError:
-                return
-            if moved == 0:
-                self.eof = True
-            elif moved == self.size and self.size < BULK_PIPE_SIZE:
-                self.grow()
-            self.pending += moved
 
     def grow(self) -> None:
         """A bulk transfer: a bigger pipe (the per-user pipe budget may say no: keep the old)."""
@@ -259,7 +274,7 @@ class Loop:
             for fd, events in self.ep.poll(UDP_IDLE if self.inner_udp else -1):
                 conn = self.conns.get(fd)
                 if conn is not None:
-                    self.on_conn(conn, fd)
+                    self.on_conn(conn, fd, events)
                 elif fd == helper_fd:
                     if not self.from_helper(events):
                         return
@@ -324,10 +339,11 @@ class Loop:
         sock.connect_ex((self.target_ip, port))
         return sock
 
-    def ask_routing(self) -> bool:
-        """Once, synchronously: the helper sets up routing for transparent sockets."""
+    def ask_routing(self) -> bool | None:
+        """Once, synchronously: the helper sets up routing for transparent sockets (None: not now,
+        a batch of sockets is on its way and replies come in order; asked again next time)."""
         if self.asked:
-            return False  # replies must stay in order: try again another time
+            return None
         try:
             self.helper.send(nshelper.REQUEST.pack(b"r", b"t", 0))
             self.helper.settimeout(10)
@@ -370,7 +386,9 @@ class Loop:
         self.ep.register(client.fileno(), EV_ALL)
         self.ep.register(server.fileno(), EV_ALL)
 
-    def on_conn(self, conn: Connection, fd: int) -> None:
+    def on_conn(self, conn: Connection, fd: int, events: int) -> None:
+        """Pump the directions this event concerns: data in on a socket moves the direction it is
+        the source of, room out the one it is the destination of; anything else, both."""
         try:
             if not conn.connected:
                 err = conn.server.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -379,8 +397,12 @@ class Loop:
                 if fd != conn.server.fileno() and not _is_connected(conn.server):
                     return
                 conn.connected = True
-            conn.up.pump()
-            conn.down.pump()
+                events = EV_BOTH
+            outward, inward = (conn.up, conn.down) if fd == conn.client.fileno() else (conn.down, conn.up)
+            if events & EV_READ:
+                outward.pump()
+            if events & EV_WRITE:
+                inward.pump()
         except _DROP:
             self.drop(conn)
             return

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 
+from rootless.engine.net import slirp
 from rootless.engine.net.slirp import ADDRESS, DNS, GATEWAY, MTU
 from rootless.errors import NetworkSetupError
 
@@ -61,12 +61,6 @@ class Pasta:
                 self.process.wait()
 
 
-def _pdeathsig() -> None:
-    from rootless.runtime import syscalls
-
-    syscalls.set_pdeathsig(signal.SIGKILL)
-
-
 def _configured(pid: int) -> bool:
     """Whether tap0 in the namespace of `pid` has its address (read from the host side)."""
     try:
@@ -87,7 +81,7 @@ def start(pid: int, *, binary: str | None = None) -> Pasta:
         netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY) if same else None
         proc = subprocess.Popen(command(binary, pid, netns_fd), pass_fds=(netns_fd,) if same else (),
                                 stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=_pdeathsig,
+                                stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=slirp.helper_preexec,
                                 close_fds=True, start_new_session=True)
     except OSError as exc:
         errlog.close()

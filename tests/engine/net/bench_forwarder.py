@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[2])]
 
-from conftest import NetNamespace  # noqa: E402
+from netns_helpers import NetNamespace  # noqa: E402
 
 from rootless.engine.net import forwarder, listeners, ports, slirp  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVER, wait_gone
+from netns_helpers import SERVER, wait_gone
 from rootless.engine.net import forwarder, listeners, ports, slirp
 
 pytestmark = pytest.mark.integration
@@ -140,7 +140,7 @@ def _children(pid: int) -> list[int]:
 OWNER = """
 import os, sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-from conftest import NetNamespace
+from netns_helpers import NetNamespace
 from rootless.engine.net import forwarder, listeners, ports, slirp
 ns = NetNamespace(80)
 s = slirp.start(ns.pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import wait_gone
+from netns_helpers import wait_gone
 from rootless.engine.net import pasta
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_gone
+from netns_helpers import wait_gone
 from rootless.engine.net import slirp
 
 
@@ -76,3 +76,31 @@ def test_slirp4netns_exits_when_its_owner_closes_the_exit_fd(netns):
     s.exit_w = -1
     assert wait_gone(s.pid)
     s.stop()
+
+
+SANDBOX_CASE = r"""
+import subprocess, time
+from rootless.engine.net import slirp
+ns = subprocess.Popen(["unshare", "-n", "sleep", "30"])
+time.sleep(0.3)
+s = slirp.start(ns.pid)
+time.sleep(0.3)
+mounts = open("/proc/self/mountinfo").read()
+s.stop(); ns.kill(); ns.wait()
+print(" /dev/pts " in mounts, " /dev/shm " in mounts)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.geteuid() != 0, reason="only real root's slirp4netns sandbox can unmount the host's /dev")
+def test_sandbox_keeps_the_hosts_dev_mounts_on_a_shared_root():
+    """As real root on a host whose "/" is shared (systemd's default), slirp4netns --enable-sandbox
+    unmounted the host's /dev/pts and /dev/shm; rl gives it a private mount namespace. The check
+    runs inside a throwaway mount namespace with shared propagation, standing in for such a host."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(["unshare", "-m", "--propagation", "shared", sys.executable, "-c", SANDBOX_CASE],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"]

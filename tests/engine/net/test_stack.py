@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import wait_gone
+from netns_helpers import wait_gone
 from rootless.engine.net import stack
 from rootless.engine.net.ports import PortMapping
 from rootless.errors import UsageError

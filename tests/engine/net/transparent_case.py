@@ -11,7 +11,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 subprocess.run(["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"], check=True)
 
-from conftest import NetNamespace  # noqa: E402
+from netns_helpers import NetNamespace  # noqa: E402
 
 from rootless.engine.net import forwarder, listeners, ports  # noqa: E402
 
