@@ -10,6 +10,8 @@ NATIVE_SRC := native/build.py native/rl_native.c native/rl_native.h
 .PHONY: dev native test test-unit demo bench binary binary-test clean table
 
 dev: $(VENV)/.installed native
+	@# .pyc for every user (root's environment here sets PYTHONDONTWRITEBYTECODE)
+	@if [ -w rootless ]; then $(PY) -m compileall -q rootless; fi
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +25,17 @@ native: rootless/.native-built
 rootless/.native-built: $(NATIVE_SRC) $(VENV)/.installed
 	$(PY) native/build.py
 	touch $@
+
+# A real container from a local image, no network needed: an image made from Debian's busybox-static
+# (imported with `rl import`), then `rl run --rm` of it.
+RL := $(VENV)/bin/rl
+demo: dev
+	@test -x /bin/busybox || { echo "make demo needs Debian's busybox-static (apt install busybox-static)"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir -p "$$tmp/bin" "$$tmp/etc" "$$tmp/tmp"; \
+	cp /bin/busybox "$$tmp/bin/"; for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox "$$tmp/bin/$$a"; done; \
+	echo "root:x:0:0:root:/root:/bin/sh" > "$$tmp/etc/passwd"; echo "root:x:0:" > "$$tmp/etc/group"; \
+	chmod 755 "$$tmp"; tar -C "$$tmp" --numeric-owner --owner=0 --group=0 -c . | $(RL) import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' - rl-demo/busybox:latest
+	$(RL) run --rm rl-demo/busybox sh -c 'echo "hello from a rootless container: uid $$(id -u) in $$(hostname), pid $$$$"'
 
 # As root: the suite as root, then as the unprivileged users rltest (subuid range) and rltest1
 # (none), created if missing. As anyone else: the suite as that user. PYTEST_ARGS go to pytest.

@@ -84,7 +84,7 @@ def read_image_file(layer_dirs: list[Path], relpath: str) -> str:
     parent, base = os.path.split(rel)
     for layer in reversed(layer_dirs):
         candidate = layer / rel
-        if (layer / parent / f".wh.{base}").exists():
+        if os.path.lexists(layer / parent / f".wh.{base}"):  # False too when unreadable
             return ""
         try:
             st = os.lstat(candidate)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from rootless.engine.users import read_image_file, resolve_user
 
 
@@ -36,3 +38,17 @@ def test_numeric_without_passwd():
     user = resolve_user("123:456", "", "")
     assert (user.uid, user.gid, user.additional_gids, user.home) == (123, 456, (), "/")
     assert resolve_user("", "", "").uid == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any directory; the case exists only for users")
+def test_read_image_file_in_an_untraversable_dir_is_empty_not_an_error(tmp_path):
+    """A layer dir owned by a subordinate id with mode 0700 (e.g. from `rl import` of a tarball
+    whose root was 0700) cannot be searched by the user: that reads as no file, not a traceback."""
+    layer = tmp_path / "layer"
+    (layer / "etc").mkdir(parents=True)
+    (layer / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (layer / "etc").chmod(0)
+    try:
+        assert read_image_file([layer], "etc/passwd") == ""
+    finally:
+        (layer / "etc").chmod(0o755)
