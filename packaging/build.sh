@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build dist/rl: one file, no Python needed on the target (docs/packaging.md).
 #   1. the static launcher (packaging/launcher.c)
-#   2. a PyInstaller onedir tree of rl (packaging/entry.py), every rootless module included
+#   2. a PyInstaller onedir tree of rl (packaging/rl.spec, from packaging/entry.py)
 #   3. slirp4netns and fuse-overlayfs with their non-glibc shared libraries, when this host has
 #      them, under <tree>/libexec/rl/
 #   4. launcher + tree packed into dist/rl (packaging/pack.py)
@@ -22,21 +22,10 @@ echo "== launcher"
 $CC -static -Os -s -Wall -Wextra -o "$OUT/launcher" packaging/launcher.c
 
 echo "== onedir tree (PyInstaller)"
-# Modules imported by name at run time (rootless.cli.binding, app.DECLARATIONS, helpers run with
-# -m) and third-party packages with lazy or backend imports are collected whole. zstandard: only
-# its C backend (its cffi backend is a second 12 MB copy of libzstd). --strip: 60 MB -> ~30 MB.
-collect=""
-for pkg in rootless typer rich httpx httpcore h11 anyio idna certifi isal yaml; do
-    collect="$collect --collect-submodules $pkg"
-done
-# shellcheck disable=SC2086
-"$PY" -m PyInstaller --noconfirm --clean --log-level WARN --onedir --name rl \
-    --distpath "$OUT/dist" --workpath "$OUT/work" --specpath "$OUT" \
-    --paths . $collect --hidden-import _cffi_backend --hidden-import rootless._native \
-    --hidden-import zstandard.backend_c --exclude-module zstandard.backend_cffi --strip \
-    --collect-data certifi --exclude-module tkinter --exclude-module pytest \
-    --exclude-module hypothesis --exclude-module pexpect --exclude-module PyInstaller \
-    packaging/entry.py
+# packaging/rl.spec: every rootless submodule and lazily imported package, _cffi_backend,
+# zstandard's C backend only, stripped, without PyInstaller's slow runtime hooks.
+"$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+    --distpath "$OUT/dist" --workpath "$OUT/work" packaging/rl.spec
 
 echo "== helper tools"
 "$PY" packaging/bundle_tools.py "$TREE/libexec/rl" slirp4netns fuse-overlayfs

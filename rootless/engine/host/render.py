@@ -13,7 +13,8 @@ def _yes(value: bool) -> str:
 def _tool(tool: dict) -> str:
     if not tool["Path"]:
         return "not found"
-    return f"{tool['Path']} (version {tool['Version']}{', bundled with rl' if tool.get('Source') == 'bundled' else ''})"
+    bundled = ", bundled with rl" if tool.get("Source") == "bundled" else ""  # rootless.frozen.find_tool
+    return f"{tool['Path']} (version {tool['Version']}{bundled})"
 
 
 def _ranges(ranges: list[dict]) -> str:
