@@ -120,3 +120,12 @@ class NetworkSetupError(RlError):
     """The user-mode network stack or the port forwarder could not be started."""
 
     exit_code = 125
+
+
+# --- exec (owner: containers II engineer) ---------------------------------------------------------
+class ContainerNotRunning(ContainerCommandError):
+    """`rl exec` into a container that is not running: docker's daemon error, which its CLI
+    exits 1 for (not the 125 of rl's own exec failures)."""
+
+    def __init__(self, container_id: str) -> None:
+        super().__init__(f"container {container_id} is not running", 1)

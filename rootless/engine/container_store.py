@@ -134,9 +134,10 @@ class ContainerStore:
 
         self.paths.containers.mkdir(parents=True, exist_ok=True)
         with self.lock():
-            taken = {r.get("Name") for r in self.list()}
+            records = self.list()  # once: every record is a file to read and parse
+            taken = {r.get("Name") for r in records}
             if name is not None:
-                owner = self.name_owner(name)
+                owner = next((r["Id"] for r in records if r.get("Name") == "/" + name.lstrip("/")), None)
                 if owner:
                     raise Conflict(
                         f'Conflict. The container name "/{name}" is already in use by container "{owner}". '

@@ -133,7 +133,7 @@ def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambd
     except BaseException:
         from rootless.engine.lifecycle.remove import remove_files
 
-        remove_files(ctx, record)
+        remove_files(ctx.paths, record)
         raise
     return store.load(record["Id"])
 
@@ -147,6 +147,10 @@ def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_di
     rootfs, annotations = rootfs_mod.prepare(directory, driver.driver, layer_dirs, mapping)
     hostname = spec.hostname_for(_inputs(ctx, cid, opts, image, user_db, mapping))
     etc = _etc_files(directory, hostname, opts.network)
+    if opts.volumes or opts.volumes_from:  # -v, --volumes-from (owner: containers II)
+        from rootless.engine import volumes
+
+        opts = volumes.resolve(ctx.paths, opts, layer_dirs)
     config = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping, rootfs, annotations, etc))
     tmp = directory / ".config.json.tmp"
     tmp.write_text(json.dumps(config, separators=(",", ":")))
@@ -156,6 +160,10 @@ def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_di
         rec["Config"]["Hostname"] = config["hostname"]
         rec["Config"]["Env"] = config["process"]["env"]
         rec["Rl"]["Bundle"] = str(directory)
+        rec["HostConfig"]["Binds"] = [v.bind_text() for v in opts.volumes if v.is_bind_entry()] or None
+        rec["HostConfig"]["VolumesFrom"] = list(opts.volumes_from) or None
+        rec["Rl"]["AnonymousVolumes"] = [os.path.basename(os.path.dirname(v.host_path)) for v in opts.volumes
+                                         if v.kind == "volume" and not v.source and not v.inherited]
     store.update(cid, finish)
 
 

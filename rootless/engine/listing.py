@@ -1,10 +1,10 @@
-"""`rl ps`: filters, docker's columns and wording, and simple Go templates. Pure: records in, text out.
+"""`rl ps`: filters, and docker's column values and wording. Pure: records in, rows out.
 
-Columns: CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES (+ SIZE with -s), laid out
-as docker's tabwriter does (3 spaces of padding). Status: "Up 5 seconds", "Exited (0) 3 seconds
+Rows carry docker's ContainerContext fields (ID, Image, Command, CreatedAt, RunningFor, Status,
+State, Ports, Names, Labels, Size, Mounts, Networks). Status: "Up 5 seconds", "Exited (0) 3 seconds
 ago", "Created", "Restarting (1) 2 seconds ago", and rl's own "Exited (unknown) ..." /
-"Unknown (monitor gone)" when the truth is that nobody saw the end. --format: "table", "json",
-or a template of {{.Field}}, {{.Label "k"}}, {{json .}}, with "table " for a header.
+"Unknown (monitor gone)" when the truth is that nobody saw the end. The rows are rendered (table,
+--format templates) by rootless.cli.commands.containerfmt with the Go template engine.
 """
 
 from __future__ import annotations
@@ -16,12 +16,7 @@ import time
 from rootless.engine.container_store import parse_time
 from rootless.errors import UsageError
 
-FIELDS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-          "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
-          "State": "STATE", "Labels": "LABELS", "Size": "SIZE", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
-DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 FILTER_KEYS = ("status", "name", "label", "ancestor", "exited", "id")
-MIN_WIDTH, PADDING = 10, 3
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead", "unknown")
 
 
@@ -167,54 +162,6 @@ def select(records: list[dict], *, all_: bool, last: int | None, latest: bool,
 
 
 # --- output ----------------------------------------------------------------------------------
-_PLACEHOLDER = re.compile(r"\{\{\s*(json \.|\.Label \"([^\"]*)\"|\.(\w+)|json \.(\w+))\s*\}\}")
-
-
-def render(template: str, data: dict) -> str:
-    def one(m: re.Match) -> str:
-        if m.group(1) == "json .":
-            return json.dumps({k: v for k, v in data.items() if not k.startswith("_")}, ensure_ascii=False)
-        if m.group(2) is not None:
-            return str(data["_labels"].get(m.group(2), ""))
-        field = m.group(3) or m.group(4)
-        if field not in data or field.startswith("_"):
-            raise UsageError(f"template: can't evaluate field {field}", f"fields: {', '.join(FIELDS)}")
-        return json.dumps(data[field]) if m.group(4) else str(data[field])
-    return _PLACEHOLDER.sub(one, template.replace("\\t", "\t").replace("\\n", "\n"))
-
-
-def header(template: str) -> dict:
-    fake = {k: v for k, v in FIELDS.items()}
-    fake["_labels"] = {}
-    return fake
-
-
-def table(lines: list[list[str]]) -> str:
-    """docker's tabwriter (minwidth 10, padding 3): the last column is not padded."""
-    if not lines:
-        return ""
-    widths = [max(len(line[i]) if i < len(line) else 0 for line in lines) for i in range(max(map(len, lines)))]
-    out = []
-    for line in lines:
-        cells = [cell.ljust(max(MIN_WIDTH, widths[i] + PADDING)) if i < len(line) - 1 else cell
-                 for i, cell in enumerate(line)]
-        out.append("".join(cells).rstrip() if line[-1] == "" else "".join(cells))
-    return "\n".join(out)
-
-
-def format_rows(rows: list[dict], fmt: str | None, quiet: bool) -> str:
-    if quiet:
-        return "\n".join(r["ID"] for r in rows)
-    if fmt == "json":
-        return "\n".join(render("{{json .}}", r) for r in rows)
-    template = DEFAULT_TABLE if not fmt or fmt == "table" else fmt
-    if not template.startswith("table"):
-        return "\n".join(render(template, r) for r in rows)
-    body = template[len("table"):].strip() or DEFAULT_TABLE[len("table "):]
-    lines = [render(body, header(body)).split("\t")] + [render(body, r).split("\t") for r in rows]
-    return table(lines)
-
-
 def _ports_column(record: dict) -> str:
     """docker's PORTS column (owner: network engineer)."""
     from rootless.engine.net.ports import ps_ports

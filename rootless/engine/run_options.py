@@ -90,6 +90,8 @@ class RunOptions:
     pull: str = "missing"
     publish: tuple = ()                    # net.ports.PortMapping per -p container port
     publish_all: bool = False              # -P
+    volumes: tuple = ()                    # volumes.VolumeSpec per -v (owner: containers II)
+    volumes_from: tuple[str, ...] = ()     # --volumes-from CONTAINER[:ro|rw]
 
 
 def parse_env(values: list[str] | tuple[str, ...], environ: dict[str, str]) -> list[str]:

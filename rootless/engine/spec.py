@@ -228,6 +228,7 @@ def mounts(inputs: SpecInputs) -> list[dict]:
         mode = "rw" if "w" in dev.permissions else "ro"
         out.append({"destination": dev.container_path, "type": "bind", "source": dev.host_path,
                     "options": ["bind", "nosuid", mode]})
+    out += [vol.oci_mount() for vol in opts.volumes]  # -v, resolved by engine.volumes.resolve
     return out
 
 

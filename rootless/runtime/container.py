@@ -23,11 +23,23 @@ Annotations the runtime reads from config.json: rl.rootfs.driver/lowerdir/upperd
 
 from rootless.runtime.create import create
 from rootless.runtime.delete import delete
-from rootless.runtime.exec import exec_process
-from rootless.runtime.kill import kill, parse_signal
-from rootless.runtime.run import run
 from rootless.runtime.start import start
 from rootless.runtime.state import State, read as read_state, state
+
+#: imported on first use (PEP 562): `rl run` needs none of them (docs/performance.md)
+_LAZY = {"exec_process": "rootless.runtime.exec", "kill": "rootless.runtime.kill",
+         "parse_signal": "rootless.runtime.kill", "run": "rootless.runtime.run"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["create", "start", "run", "kill", "delete", "state", "exec_process", "State",
            "read_state", "parse_signal"]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from dataclasses import dataclass, field
 
 from rootless.errors import IdMappingError
@@ -337,6 +336,8 @@ def _write(pid: int, name: str, text: str) -> None:
 
 def _apply_helpers(pid: int, mapping: IdMapping) -> None:
     """Run newuidmap and newgidmap at once (they are independent) and wait for both."""
+    import subprocess  # here, not at the top: the single-id and root paths never need it
+
     jobs = []
     for name, maps in (("newuidmap", mapping.uid_maps), ("newgidmap", mapping.gid_maps)):
         helper = find_helper(name)

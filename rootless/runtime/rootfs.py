@@ -61,10 +61,11 @@ def mount(root: str, annotations: dict, userns: bool) -> str:
 def fuse_overlayfs(root: str, lower: str, upper: str, work: str) -> None:
     """Mount with fuse-overlayfs (it daemonises; it lives in the container's pid namespace and dies
     with it)."""
-    import shutil
     import subprocess
 
-    exe = shutil.which("fuse-overlayfs")
+    from rootless.frozen import find_tool  # the host's, else the copy bundled in dist/rl
+
+    exe = find_tool("fuse-overlayfs")
     if not exe:
         raise StorageError("fuse-overlayfs: not installed")
     opts = overlay_options(lower, upper, work, False)

@@ -52,22 +52,6 @@ def test_row_and_command_truncation():
     assert listing.row(rec(path="nginx", args=("-g", "daemon off;")), now=NOW)["Command"] == '"nginx -g daemon off;"'
 
 
-def test_default_table_like_docker():
-    out = listing.format_rows([listing.row(rec(), now=NOW)], None, False).splitlines()
-    assert out[0] == "CONTAINER ID   IMAGE     COMMAND                  CREATED         STATUS         PORTS     NAMES"
-    assert out[1] == 'aaaaaaaaaaaa   busybox   "sh -c echo started;…"   5 seconds ago   Up 5 seconds             web'
-
-
-def test_templates():
-    row = listing.row(rec(labels={"tier": "web"}), now=NOW)
-    assert listing.format_rows([row], "{{.Names}}\\t{{.State}} {{.Label \"tier\"}}", False) == "web\trunning web"
-    assert json.loads(listing.format_rows([row], "json", False))["Names"] == "web"
-    assert listing.format_rows([row], "{{json .Names}}", False) == '"web"'
-    assert listing.format_rows([row], None, True) == "a" * 12
-    with pytest.raises(UsageError):
-        listing.format_rows([row], "{{.Nope}}", False)
-
-
 def test_filters():
     running = rec(cid="1" * 64, name="/web", labels={"tier": "web"})
     exited = rec(cid="2" * 64, name="/db", status="exited", code=3, image="nginx:1.2")

@@ -2,11 +2,12 @@
 """Run the test suite as every user rl must work for; `make test` calls this.
 
 As root: prepares the host (tests/rig/setup_host.sh: users rltest with a subuid range and rltest1
-without, /dev/net/tun and /dev/fuse 0666, / rshared), then runs pytest as root, as rltest and as
-rltest1 (runuser), each with its own temp HOME, RL_ROOT and pytest --basetemp, removed afterwards. If the test users cannot read this
-tree or run its venv (a clone under /root, a venv made from root's own interpreter), the tree is
-copied to /var/tmp/rl-suite-src with a venv of its own (`make dev` there, from /usr/bin/python3)
-and the users' runs happen there. As anyone else: runs pytest once as that user.
+without, /dev/net/tun and /dev/fuse 0666, / rshared, /dev/shm a tmpfs), then runs pytest as root,
+as rltest and as rltest1 (runuser), each with its own temp HOME, RL_ROOT and pytest --basetemp,
+removed afterwards. If the test users cannot read this tree or run its venv (a clone under /root,
+a venv made from root's own interpreter), the tree is copied to /var/tmp/rl-suite-src with a venv
+of its own (`make dev` there, from /usr/bin/python3) and all three runs happen there (root's tests
+also drop privileges and run the tree as other uids). As anyone else: runs pytest once as that user.
 
 Each run's soft RLIMIT_AS is lowered (6 GiB by default, RL_TEST_MEMORY_LIMIT_GB to change, 0 for
 none) so that a runaway test fails alone instead of calling the OOM killer onto a shared machine.
@@ -33,13 +34,11 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED_SRC = Path("/var/tmp/rl-suite-src")
 TEST_USERS = (("rltest", "subuid range"), ("rltest1", "no subuid range"))
 COPY_IGNORE = (".venv", "build", "dist", ".git", "__pycache__", "*.egg-info", "_native*.so", ".native-built",
-               ".pytest_cache", ".fixtures")
+               ".pytest_cache", ".fixtures", ".hypothesis")
 PASSED_ENV = ("CI", "TERM", "COLUMNS", "PYTEST_ADDOPTS", "LANG", "PYTHONDONTWRITEBYTECODE")
 STATUS = {0: "PASS", 1: "FAIL (tests failed)", 2: "FAIL (interrupted)", 3: "FAIL (internal error)",
           4: "FAIL (usage error)", 5: "NO TESTS"}
 SUMMARY_RE = re.compile(r"\b(passed|failed|errors?|skipped|deselected|no tests ran|xfailed|xpassed)\b.* in [\d.]+s")
-
-
 GIB = 1 << 30
 
 
@@ -165,10 +164,10 @@ def main(pytest_args: list[str]) -> int:
         runs.append((Run(me, os.getuid(), "this user"), REPO))
     else:
         subprocess.run(["sh", str(REPO / "tests/rig/setup_host.sh")], check=True, stdin=subprocess.DEVNULL)
-        runs.append((Run("root", 0, "real root"), REPO))
         src = REPO
         if not all(users_can_use(REPO, user) for user, _ in TEST_USERS):
-            src = prepare_shared_copy()
+            src = prepare_shared_copy()  # root's run too: its tests also drop to other uids
+        runs.append((Run("root", 0, "real root"), src))
         runs += [(Run(user, pwd.getpwnam(user).pw_uid, note), src) for user, note in TEST_USERS]
     for run, src in runs:
         run_pytest(run, src, pytest_args)

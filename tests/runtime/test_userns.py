@@ -180,8 +180,8 @@ def test_spawn_with_a_refused_map_reaps_the_child_and_raises():
         pid, _ = userns.spawn_in_userns(IdMapping("single", bad, bad), syscalls.CLONE_NEWNS)
         if pid == 0:
             os._exit(0)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left behind, not even a zombie
+    # no child left behind, not even a zombie (zombies are in /proc too); other children of the
+    # test process (session fixtures such as the registry) predate `before`
     assert not {p for p in set(os.listdir("/proc")) - before
                 if p.isdigit() and _ppid(p) == os.getpid()}
 

@@ -91,6 +91,10 @@ def rm(ctx: Context, containers: list[str], force: bool = False, volumes: bool =
 
     def one(store, record, ref):
         remove(ctx, store, record, force)
+        if volumes:  # -v: its anonymous volumes too (owner: containers II)
+            from rootless.engine.volumes import remove_anonymous
+
+            remove_anonymous(ctx.paths, record)
         print(ref)
     return _each(ctx, containers, one)
 
@@ -145,10 +149,12 @@ def ps(ctx: Context, all: bool = False, quiet: bool = False, latest: bool = Fals
     records = [truth.current(store, r) for r in store.list()]
     chosen = listing.select(records, all_=all, last=last, latest=latest, filters=filters)
     rows = [listing.row(r, trunc=not no_trunc, size=_size(ctx, r) if size else "") for r in chosen]
+    from rootless.cli.commands import containerfmt
+
     fmt = format
     if size and not fmt:
-        fmt = listing.DEFAULT_TABLE + "\t{{.Size}}"
-    text = listing.format_rows(rows, fmt, quiet)
+        fmt = containerfmt.DEFAULT_TABLE + "\t{{.Size}}"
+    text = containerfmt.format_rows(rows, fmt, quiet)
     if text:
         print(text)
     return 0

@@ -51,6 +51,8 @@ def _run_signature(run_or_create: str):
         userns: Annotated[str, typer.Option("--userns", help="keep-id, host or auto")] = "",
         publish: Annotated[Many, typer.Option("--publish", "-p", help="Publish a container's port to the host: [ip:][hostPort:]containerPort[/proto]")] = None,
         publish_all: Annotated[bool, typer.Option("--publish-all", "-P", help="Publish every exposed port to a random host port")] = False,
+        volume: Annotated[Many, typer.Option("--volume", "-v", help="Bind mount or volume: /host/path:/ctr/path[:ro] or name:/ctr/path")] = None,
+        volumes_from: Annotated[Many, typer.Option("--volumes-from", help="Mount the volumes of a container: NAME[:ro|rw]")] = None,
     ) -> None:
         """Create and run a new container from an image."""
 

@@ -19,14 +19,18 @@ from rootless.errors import InvalidState
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
-def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interactive: bool, tty: bool) -> int:
+def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interactive: bool, tty: bool,
+                 remove_after: bool = False) -> int:
+    """`remove_after`: the caller deletes the container once this returns (`rl run --rm`), so its
+    end is not written into the record first (one locked rewrite less on the start-up path)."""
     from rootless.engine.containers import bundle_dir
 
     record = truth.current(store, record)
     if truth.is_running(record["State"]):
         raise InvalidState(f"container {record['Id'][:12]} is already running")
     bundle_dir(record, ctx)
-    store.set_state(record["Id"], ManuallyStopped=False)
+    if record["State"].get("ManuallyStopped"):  # a fresh container has none: spare the rewrite
+        store.set_state(record["Id"], ManuallyStopped=False)
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     stdio = (0 if interactive else devnull, 1, 2)
     saved: dict = {}
@@ -60,7 +64,10 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
             signal.signal(sig, handler)
     launch.stop_network(st)  # slirp4netns/pasta and the port forwarder (owner: network engineer)
     code = launch.exit_code(status)
-    launch.record_exit(ctx.paths, store, record["Id"], code)
+    if remove_after:
+        launch.drop_runtime_state(ctx.paths, record["Id"])
+    else:
+        launch.record_exit(ctx.paths, store, record["Id"], code)
     return code
 
 

@@ -81,8 +81,6 @@ def stop_network(st) -> None:
 
 def record_exit(paths: Paths, store: ContainerStore, cid: str, code: int, error: str = "") -> None:
     """Write the container's end into its record and drop the runtime's state for it."""
-    from rootless.runtime import container as runtime
-
     def ended(rec: dict) -> None:
         rec["State"].update(Status="exited", Running=False, Restarting=False, Paused=False, Pid=0,
                             ExitCode=code, Error=error, FinishedAt=now_rfc3339(), Process=None)
@@ -92,6 +90,13 @@ def record_exit(paths: Paths, store: ContainerStore, cid: str, code: int, error:
         store.update(cid, ended)
     except RlError:
         pass  # removed meanwhile (rm -f)
+    drop_runtime_state(paths, cid)
+
+
+def drop_runtime_state(paths: Paths, cid: str) -> None:
+    """Delete the runtime's state of an ended container (nothing if it is gone already)."""
+    from rootless.runtime import container as runtime
+
     try:
         runtime.delete(paths.oci_state, cid, force=True)
     except (RlError, OSError):

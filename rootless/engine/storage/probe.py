@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 
 from rootless.errors import StorageError
@@ -33,7 +32,9 @@ def _key(paths: Paths, mapping) -> str:
 
 def _fuse_usable() -> str | None:
     """None when fuse-overlayfs can be used, else why not."""
-    if not shutil.which("fuse-overlayfs", path=os.environ.get("PATH", "") + ":/usr/bin:/bin"):
+    from rootless.frozen import find_tool  # the host's, else the copy bundled in dist/rl
+
+    if not find_tool("fuse-overlayfs"):
         return "fuse-overlayfs is not installed"
     try:
         os.close(os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC))

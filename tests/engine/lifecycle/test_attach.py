@@ -1,0 +1,59 @@
+"""Foreground runs (rootless.engine.lifecycle.attach), end to end through the rl executable: what
+`rl run --rm` leaves behind (nothing: record, bundle, runtime state), and the exit being recorded
+for a container that stays (`rl start -a`), including one `rl stop` had marked ManuallyStopped."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures import rl
+
+pytestmark = [pytest.mark.integration, pytest.mark.registry]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, fixture_images):
+    environ = rl.make_rl_env(tmp_path_factory.mktemp("attach"))
+    for args in (("pull", fixture_images["busybox"]), ("tag", fixture_images["busybox"], "busybox")):
+        done = rl.run_rl(*args, env=environ)
+        assert done.returncode == 0, done.stderr
+    yield environ
+    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
+    rl.cleanup_rl_env(environ)
+
+
+def _leftovers(env) -> list[str]:
+    """Container dirs in the store and runtime state dirs under the runtime dir."""
+    found = [p.name for p in (Path(env["RL_ROOT"]) / "containers").glob("*")]
+    for dirpath, dirnames, _ in os.walk(env["XDG_RUNTIME_DIR"]):
+        if os.path.basename(dirpath) == "oci":
+            found += dirnames
+    return found
+
+
+@pytest.mark.parametrize("network", ["none", "bridge"])
+def test_run_rm_leaves_nothing(env, network):
+    done = rl.run_rl("run", "--rm", f"--network={network}", "busybox", "sh", "-c", "echo hi; exit 5", env=env)
+    assert (done.returncode, done.stdout) == (5, "hi\n"), done.stderr
+    assert rl.run_rl("ps", "-aq", env=env).stdout == ""
+    assert _leftovers(env) == []
+
+
+def test_start_attached_records_the_exit_and_clears_manual_stop(env):
+    """`rl stop` marks the record ManuallyStopped; a later `rl start -a` clears it and records the
+    new exit (the mark is only rewritten when set: a fresh container has none)."""
+    script = "test -f /x && exit 7; touch /x; exec sleep 60"
+    cid = rl.run_rl("run", "-d", "busybox", "sh", "-c", script, env=env).stdout.strip()
+    assert len(cid) == 64
+    assert rl.run_rl("stop", "-t", "0", cid, env=env).returncode == 0
+    state = Path(env["RL_ROOT"]) / "containers" / cid / "state.json"
+    assert json.loads(state.read_text())["State"].get("ManuallyStopped") is True
+    done = rl.run_rl("start", "-a", cid, env=env)
+    assert done.returncode == 7, done.stderr
+    record = json.loads(state.read_text())["State"]
+    assert (record["Status"], record["ExitCode"], record.get("ManuallyStopped")) == ("exited", 7, False)
+    assert rl.run_rl("rm", cid, env=env).returncode == 0
