@@ -23,6 +23,10 @@ DECLARATIONS = (
     "images",
     "containers",
     "network",
+    "networks",
+    "exec",
+    "volume",
+    "container_fs",
 )
 
 

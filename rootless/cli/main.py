@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
-#: commands whose engine failures exit 125, as `docker run` does; elsewhere docker exits 1
-RUN_LIKE = frozenset({"run", "create", "exec", "start"})
+#: commands whose engine failures exit 125, as `docker run`/`docker create` do; elsewhere (exec,
+#: start, rm...) docker exits 1 for an error the daemon reports
+RUN_LIKE = frozenset({"run", "create"})
 #: docker's status for a bad flag or a failure of the engine itself
 USAGE_EXIT = 125
 

@@ -16,9 +16,15 @@ def _options(ctx: Context, p: dict):
         env += ro.read_env_file(path, ctx.env)
     env += ro.parse_env(p.get("env") or (), ctx.env)
     network = p.get("network") or "bridge"
-    ro.validate_choice("--network", network, ro.NETWORKS, "bridge (slirp4netns), pasta, host or none")
+    if not network.startswith("container:"):
+        ro.validate_choice("--network", network, ro.NETWORKS, "bridge (slirp4netns), pasta, host, none or container:NAME")
     from rootless.engine.net.ports import parse_publish  # owner: network engineer
     publish = tuple(parse_publish(p.get("publish") or ()))
+    from rootless.engine.net.joined import normalize  # owner: network II
+    network = normalize(ctx.paths, network, publish)
+    if network == "host" and publish:
+        from rootless.engine.net.stack import HOST_WARNING
+        _notify(HOST_WARNING)
     restart = ro.parse_restart(p.get("restart") or "no")
     if p.get("rm") and restart.name != "no":
         raise UsageError("Conflicting options: --restart and --rm")
