@@ -21,15 +21,6 @@ def rec(cid="a" * 64, name="/web", status="running", code=0, started="2026-01-01
             "State": {"Status": status, "ExitCode": code, "StartedAt": started, "FinishedAt": finished, "Error": error}}
 
 
-@pytest.mark.parametrize("seconds,text", [
-    (0.2, "Less than a second"), (1, "1 second"), (59, "59 seconds"), (60, "About a minute"),
-    (150, "2 minutes"), (3600, "About an hour"), (3 * 3600, "3 hours"), (47 * 3600, "47 hours"),
-    (3 * 86400, "3 days"), (15 * 86400, "2 weeks"), (70 * 86400, "2 months"), (800 * 86400, "2 years"),
-])
-def test_human_duration(seconds, text):
-    assert listing.human_duration(seconds) == text
-
-
 @pytest.mark.parametrize("state,text", [
     ({"Status": "running", "StartedAt": "2026-01-01T00:09:55Z"}, "Up 5 seconds"),
     ({"Status": "exited", "ExitCode": 0, "FinishedAt": "2026-01-01T00:09:57Z"}, "Exited (0) 3 seconds ago"),

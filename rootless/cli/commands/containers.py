@@ -173,15 +173,9 @@ def _size(ctx: Context, record: dict) -> str:
                 total += os.lstat(os.path.join(root, name)).st_size
             except OSError:
                 continue
-    return _human_size(total)
+    from rootless.engine.units import human_size
 
-
-def _human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n}B"
+    return human_size(total)
 
 
 def prune(ctx: Context, force: bool = False, filter: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import sys
 
 from rootless.cli.commands import imagefmt as fmt
 from rootless.context import Context
+from rootless.engine.units import human_size
 from rootless.errors import UsageError
 
 LS_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
@@ -57,7 +58,7 @@ def image_rows(images, sizes: dict[str, int], *, no_trunc: bool = False, now=Non
     for image in images:
         created = image.config.get("created")
         base = {"ID": fmt.short_id(image.id, no_trunc), "CreatedSince": fmt.since(created, now),
-                "CreatedAt": created or "", "Size": fmt.human_size(sizes.get(image.id, 0))}
+                "CreatedAt": created or "", "Size": human_size(sizes.get(image.id, 0))}
         tags = [_familiar(t) for t in image.repo_tags] or []
         repo_digests = {_familiar(d).split("@")[0]: d.split("@")[1] for d in image.repo_digests if "@" in d}
         if not tags:
@@ -162,7 +163,7 @@ def prune(ctx: Context, all: bool = False, force: bool = False, filter: list[str
         for removal in deleted:
             print(f"{removal.action}: {removal.target}")
         print()
-    print(f"Total reclaimed space: {fmt.human_size(reclaimed)}")
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
 
 
 # --- rl history / inspect ---------------------------------------------------------------------------
@@ -182,14 +183,14 @@ def history_rows(image, diff_sizes: list[int], *, human: bool = True, no_trunc: 
         created = entry.get("created")
         rows.append({"ID": "<missing>", "CreatedSince": fmt.since(created, now) if human else (created or ""),
                      "CreatedAt": created or "", "CreatedBy": created_by,
-                     "Size": fmt.human_size(size) if human else str(size), "Comment": entry.get("comment", "")})
+                     "Size": human_size(size) if human else str(size), "Comment": entry.get("comment", "")})
     rows.reverse()
     if rows:
         rows[0]["ID"] = fmt.short_id(image.id, no_trunc)
     else:
         created = image.config.get("created")
         rows.append({"ID": fmt.short_id(image.id, no_trunc), "CreatedSince": fmt.since(created, now),
-                     "CreatedAt": "", "CreatedBy": "", "Size": fmt.human_size(sum(diff_sizes)), "Comment": ""})
+                     "CreatedAt": "", "CreatedBy": "", "Size": human_size(sum(diff_sizes)), "Comment": ""})
     return rows
 
 

@@ -25,16 +25,10 @@ def prune(ctx: Context, all: bool = False, force: bool = False, volumes: bool = 
     if images:
         print("Deleted Images:")
         print("\n".join(f"{r.action}: {r.target}" for r in images) + "\n")
-    print(f"Total reclaimed space: {_human(freed)}")
+    from rootless.engine.units import human_size
+
+    print(f"Total reclaimed space: {human_size(freed)}")
     return 0
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n:.3g}TB"
 
 
 def reset(ctx: Context, force: bool = False) -> int:

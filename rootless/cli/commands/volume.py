@@ -104,7 +104,7 @@ def rm(ctx: Context, volumes: list[str], force: bool = False) -> int:
 
 
 def prune(ctx: Context, force: bool = False, all: bool = False) -> int:
-    from rootless.cli.commands.imagefmt import human_size
+    from rootless.engine.units import human_size
 
     if not force:
         print("WARNING! This will remove all local volumes not used by at least one container.\n"
