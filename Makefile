@@ -51,6 +51,9 @@ binary:
 	PY=$(PY) sh packaging/build.sh
 
 # dist/rl end to end (a copy run outside the repo, no venv on PATH), as root, rltest and rltest1.
+bench: dev
+	$(PY) bench/run.py
+
 binary-test:
 	PY=$(PY) sh packaging/binary_test.sh
 
