@@ -129,3 +129,8 @@ class ContainerNotRunning(ContainerCommandError):
 
     def __init__(self, container_id: str) -> None:
         super().__init__(f"container {container_id} is not running", 1)
+
+
+# --- networks (owner: network II engineer) ---------------------------------------------------------
+class NetworkNotFound(RlError):
+    """No network by that name or id (`rl network inspect/rm`)."""

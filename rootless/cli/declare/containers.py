@@ -38,7 +38,7 @@ def _run_signature(run_or_create: str):
         read_only: Annotated[bool, typer.Option("--read-only", help="Mount the root filesystem read-only")] = False,
         tmpfs: Annotated[Many, typer.Option("--tmpfs", help="Mount a tmpfs: /path[:options]")] = None,
         pull: Annotated[str, typer.Option("--pull", help="Pull the image: always, missing or never")] = "missing",
-        network: Annotated[str, typer.Option("--network", "--net", help="bridge (slirp4netns), pasta, host or none")] = "bridge",
+        network: Annotated[str, typer.Option("--network", "--net", help="bridge (slirp4netns), pasta, host, none or container:NAME")] = "bridge",
         cap_add: Annotated[Many, typer.Option("--cap-add", help="Add a capability (or ALL)")] = None,
         cap_drop: Annotated[Many, typer.Option("--cap-drop", help="Drop a capability (or ALL)")] = None,
         privileged: Annotated[bool, typer.Option("--privileged", help="Every capability the user namespace grants, no masked paths")] = False,

@@ -20,13 +20,15 @@ def register(app: typer.Typer) -> None:
     def ls(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only display network IDs")] = False,
            format: Annotated[Optional[str], typer.Option("--format", help="table, json, or a Go template")] = None,
            no_trunc: Annotated[bool, typer.Option("--no-trunc", help="Do not truncate the output")] = False,
-           filter: Annotated[Many, typer.Option("--filter", "-f", help="name=, id=, driver=, scope=, type=, label=")] = None) -> None:
+           filter: Annotated[Many, typer.Option("--filter", "-f",
+                                                help="name=, id=, driver=, scope=, type=, label=")] = None) -> None:
         """List networks."""
 
     @network.command("inspect")
     @implemented_by("networks:inspect")
     def inspect(networks: Annotated[list[str], typer.Argument(metavar="NETWORK...")],
-                format: Annotated[Optional[str], typer.Option("--format", "-f", help="Go template for each network")] = None) -> None:
+                format: Annotated[Optional[str], typer.Option("--format", "-f",
+                                                              help="Go template for each network")] = None) -> None:
         """Display detailed information on one or more networks."""
 
     @network.command("create")

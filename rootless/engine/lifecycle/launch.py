@@ -36,9 +36,10 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
     state_dir = paths.oci_state
     runtime.delete(state_dir, cid, force=True)  # a stale state of an earlier, crashed run
     bundle = paths.container(cid)
-    from rootless.engine.net import stack as netstack  # owner: network engineer
+    from rootless.engine.net import joined, stack as netstack  # owner: network engineer
 
     plan = netstack.plan(record)
+    joined.prepare(paths, store, record, bundle)  # --network container:X (owner: network II)
     bound = netstack.bind(plan)  # a port in use or below 1024: an error before anything starts
     store.set_state(cid, Monitor=truth.own_identity(), Process=None, Error="")
     try:

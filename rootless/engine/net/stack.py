@@ -109,7 +109,7 @@ class Running:
             "Ports": ports.network_ports(self.plan.exposed, self.bound) if self.plan.mode != "host" else {},
             "Gateway": gateway, "IPAddress": address, "IPPrefixLen": 24 if user_mode else 0,
             "MacAddress": "",
-            "Networks": {name: {"NetworkID": "", "EndpointID": "", "Gateway": gateway,
+            "Networks": {} if self.plan.mode == "container" else {name: {"NetworkID": "", "EndpointID": "", "Gateway": gateway,
                                 "IPAddress": address, "IPPrefixLen": 24 if user_mode else 0,
                                 "MacAddress": "", "Aliases": None}},
         }
