@@ -27,6 +27,7 @@ DECLARATIONS = (
     "exec",
     "volume",
     "container_fs",
+    "processes",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 
 import pytest
@@ -23,7 +24,7 @@ def env(tmp_path_factory, fixture_images):
         done = rl.run_rl(*args, env=environ)
         assert done.returncode == 0, done.stderr
     yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
+    rl.run_rl("system", "reset", "-f", env=environ)  # also what only the user namespace can delete
     rl.cleanup_rl_env(environ)
 
 
@@ -136,20 +137,21 @@ def test_commit_message_author_and_the_change_runs(rlx, changed, tmp_path):
     names = _layer_names(rlx, "committed:v1", tmp_path)
     assert "bin/.wh.zcat" in names and "usr/.wh.local" in names and "hello.txt" in names
     assert "bin/busybox" not in names  # only the changes
+    assert "etc/hosts" not in names and "etc/resolv.conf" not in names  # runtime mount points
 
 
 def test_commit_opaque_dir_and_changes(rlx, tmp_path):
-    script = "rm -r /etc && mkdir /etc && echo only > /etc/only"
+    script = "rm -r /usr && mkdir /usr && echo only > /usr/only"
     done = rlx("run", "--name", "opq", "-e", "FROMRUN=1", "busybox", "sh", "-c", script)
     assert done.returncode == 0, done.stderr
     try:
-        done = rlx("commit", "-c", "ENV FOO=bar", "-c", 'CMD ["cat", "/etc/only"]', "opq", "opq:1")
+        done = rlx("commit", "-c", "ENV FOO=bar", "-c", 'CMD ["cat", "/usr/only"]', "opq", "opq:1")
         assert done.returncode == 0, done.stderr
         names = _layer_names(rlx, "opq:1", tmp_path)
-        assert "etc/.wh..wh..opq" in names and "etc/only" in names
+        assert "usr/.wh..wh..opq" in names and "usr/only" in names
         done = rlx("run", "--rm", "opq:1")
         assert (done.returncode, done.stdout) == (0, "only\n"), done.stderr
-        done = rlx("run", "--rm", "opq:1", "sh", "-c", 'ls /etc; echo "$FOO $FROMRUN"')
+        done = rlx("run", "--rm", "opq:1", "sh", "-c", 'ls /usr; echo "$FOO $FROMRUN"')
         assert done.stdout.split() == ["only", "bar", "1"], done.stdout
     finally:
         rlx("rm", "-f", "opq")
@@ -180,3 +182,150 @@ def test_commit_bad_input(rlx, changed):
     assert done.returncode != 0 and "No such container: nope" in done.stderr
     done = rlx("commit", "-c", "BOGUS x", changed)
     assert done.returncode != 0 and done.stderr
+
+
+def test_diff_reports_added_changed_deleted(rlx, changed):
+    done = rlx("diff", changed)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for line in ("A /hello.txt", "A /data", "A /data/sub", "A /data/sub/f", "C /bin", "D /bin/zcat",
+                 "C /usr", "D /usr/local"):
+        assert line in lines, done.stdout
+    assert not any(line.endswith(("/etc/hosts", "/etc/resolv.conf", "/etc/hostname")) for line in lines)
+    assert all(line[:2] in ("A ", "C ", "D ") for line in lines)
+
+
+def test_diff_fresh_container_is_empty_and_modification_is_c(rlx):
+    done = rlx("run", "--name", "fresh", "busybox", "true")
+    assert done.returncode == 0, done.stderr
+    try:
+        assert rlx("container", "diff", "fresh").stdout == ""  # runtime mount points are no change
+    finally:
+        rlx("rm", "-f", "fresh")
+    done = rlx("run", "--name", "mod", "busybox", "sh", "-c", "echo more >> /etc/passwd")
+    try:
+        assert rlx("diff", "mod").stdout.splitlines() == ["C /etc", "C /etc/passwd"]
+    finally:
+        rlx("rm", "-f", "mod")
+
+
+def test_diff_no_such_container(rlx):
+    done = rlx("diff", "nope")
+    assert done.returncode == 1 and "No such container: nope" in done.stderr
+
+
+def test_rename(rlx):
+    for name in ("ren1", "ren2"):
+        done = rlx("create", "--name", name, "busybox", "true")
+        assert done.returncode == 0, done.stderr
+    ren2_id = rlx("inspect", "-f", "{{.Id}}", "ren2").stdout.strip()
+    try:
+        done = rlx("rename", "ren1", "ren3")
+        assert (done.returncode, done.stdout) == (0, ""), done.stderr
+        assert rlx("inspect", "-f", "{{.Name}}", "ren3").stdout.strip() == "/ren3"
+        assert "No such container: ren1" in rlx("inspect", "--type", "container", "ren1").stderr
+        done = rlx("rename", "ren3", "ren2")
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            f'Error: Conflict. The container name "/ren2" is already in use by container "{ren2_id}". '
+            "You have to remove (or rename) that container to be able to reuse that name.")
+        done = rlx("container", "rename", "ren3", "ren3")
+        assert done.returncode == 1 and "same name as its current name" in done.stderr
+        done = rlx("rename", "ren3", "bad name")
+        assert done.returncode != 0 and "Invalid container name (bad name)" in done.stderr
+        done = rlx("rename", "nope", "other")
+        assert done.returncode == 1 and "No such container: nope" in done.stderr
+    finally:
+        rlx("rm", "-f", "ren2", "ren3")
+
+
+SETUP = ("mkdir -p /d/e && echo in > /d/e/f && ln -s /etc /d/abs && ln -s ../../../../../etc /d/rel && "
+         "echo secret-of-the-container > /etc/marker")
+
+
+@pytest.fixture
+def host_tree(tmp_path):
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "sub" / "h").write_text("hostfile\n")
+    (tmp_path / "one").write_text("one\n")
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def cpbox(rlx):
+    done = rlx("run", "-d", "--name", "cpbox", "busybox", "sh", "-c", SETUP + " && sleep 300")
+    assert done.returncode == 0, done.stderr
+    for _ in range(100):
+        if rlx("exec", "cpbox", "test", "-e", "/etc/marker").returncode == 0:
+            break
+    yield "cpbox"
+    rlx("rm", "-f", "cpbox")
+
+
+def test_cp_from_container_dir_file_and_stream(rlx, cpbox, host_tree):
+    out = host_tree / "out"
+    done = rlx("cp", "cpbox:/d", str(out))
+    assert done.returncode == 0, done.stderr
+    assert (out / "d" / "e" / "f").read_text() == "in\n"
+    assert os.readlink(out / "d" / "abs") == "/etc"  # links are copied as links
+    done = rlx("cp", "cpbox:/d/e/f", str(out / "renamed"))
+    assert done.returncode == 0 and (out / "renamed").read_text() == "in\n", done.stderr
+    done = rlx("cp", "cpbox:/d/.", str(out / "contents"))
+    assert done.returncode == 0 and (out / "contents" / "e" / "f").read_text() == "in\n", done.stderr
+    done = rlx("container", "cp", "cpbox:/d/e", "-", input=b"")
+    assert done.returncode == 0, done.stderr
+    assert sorted(_members(done.stdout)) == ["e", "e/f"]
+
+
+def test_cp_symlinks_resolve_inside_the_container(rlx, cpbox, host_tree):
+    out = host_tree / "out"
+    for link in ("abs", "rel"):
+        done = rlx("cp", f"cpbox:/d/{link}/marker", str(out / link))
+        assert done.returncode == 0, done.stderr
+        assert (out / link).read_text() == "secret-of-the-container\n"  # the container's /etc
+        done = rlx("cp", str(host_tree / "one"), f"cpbox:/d/{link}/from-host-{link}")
+        assert done.returncode == 0, done.stderr
+        assert not os.path.exists(f"/etc/from-host-{link}")  # never the host's /etc
+        done = rlx("exec", "cpbox", "cat", f"/etc/from-host-{link}")
+        assert done.stdout == "one\n", done.stderr
+
+
+def test_cp_into_container(rlx, cpbox, host_tree):
+    done = rlx("cp", str(host_tree / "src"), "cpbox:/d/")
+    assert done.returncode == 0, done.stderr
+    done = rlx("cp", str(host_tree / "src"), "cpbox:/newdir")
+    assert done.returncode == 0, done.stderr
+    done = rlx("exec", "cpbox", "sh", "-c", "cat /d/src/sub/h /newdir/sub/h; stat -c '%u:%g' /newdir/sub/h")
+    assert done.stdout == "hostfile\nhostfile\n0:0\n", done.stderr
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w") as tf:
+        tf.add(host_tree / "one", arcname="streamed")
+    done = rlx("cp", "-", "cpbox:/tmp", input=stream.getvalue())
+    assert done.returncode == 0, done.stderr
+    assert rlx("exec", "cpbox", "cat", "/tmp/streamed").stdout == "one\n"
+
+
+def test_cp_stopped_container_both_ways(rlx, changed, host_tree):
+    done = rlx("cp", str(host_tree / "one"), f"{changed}:/data/added")
+    assert done.returncode == 0, done.stderr
+    done = rlx("cp", f"{changed}:/data", str(host_tree / "out"))
+    assert done.returncode == 0, done.stderr
+    assert (host_tree / "out" / "data" / "added").read_text() == "one\n"
+    assert (host_tree / "out" / "data" / "sub" / "f").read_text() == "x\n"
+    assert "A /data/added" in rlx("diff", changed).stdout.splitlines()
+
+
+def test_cp_bad_input(rlx, cpbox, host_tree):
+    done = rlx("cp", "cpbox:../../etc/passwd", str(host_tree / "out"))
+    assert done.returncode == 1 and "escapes the container's root filesystem" in done.stderr
+    done = rlx("cp", str(host_tree / "one"), "cpbox:/../../x")
+    assert done.returncode == 1 and "escapes the container's root filesystem" in done.stderr
+    done = rlx("cp", "cpbox:/nope", str(host_tree / "out"))
+    assert done.returncode == 1 and "Could not find the file /nope in container cpbox" in done.stderr
+    done = rlx("cp", "nope:/x", str(host_tree / "out"))
+    assert done.returncode == 1 and "No such container: nope" in done.stderr
+    done = rlx("cp", "cpbox:/x", "other:/y")
+    assert done.returncode == 125 and "copying between containers is not supported" in done.stderr
+    done = rlx("cp", str(host_tree / "one"), str(host_tree / "two"))
+    assert done.returncode == 125 and "must specify at least one container source" in done.stderr

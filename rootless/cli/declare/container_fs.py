@@ -1,4 +1,4 @@
-"""Declarations: `rl export` and `rl commit` (also under `rl container`): a container's filesystem."""
+"""Declarations: `rl export`, `rl commit`, `rl diff`, `rl rename`, `rl cp` (also under `rl container`)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,34 @@ def commit(container: Annotated[str, typer.Argument(metavar="CONTAINER", help="T
     """Create a new image from a container's changes."""
 
 
+@implemented_by("container_fs:diff")
+def diff(container: Annotated[str, typer.Argument(metavar="CONTAINER", help="The container")]) -> None:
+    """Inspect changes to files or directories on a container's filesystem."""
+
+
+@implemented_by("container_fs:rename")
+def rename(container: Annotated[str, typer.Argument(metavar="CONTAINER", help="The container")],
+           new_name: Annotated[str, typer.Argument(metavar="NEW_NAME", help="Its new name")]) -> None:
+    """Rename a container."""
+
+
 def register(app: typer.Typer) -> None:
     container = next(g.typer_instance for g in app.registered_groups if g.name == "container")
     for group in (app, container):
         group.command("export")(export)
         group.command("commit")(commit)
+        group.command("diff")(diff)
+        group.command("rename")(rename)
+    register_cp(app)
+
+
+@implemented_by("container_fs:cp")
+def cp(src: Annotated[str, typer.Argument(metavar="SRC", help="CONTAINER:SRC_PATH, a host path, or - (a tar from stdin)")],
+       dest: Annotated[str, typer.Argument(metavar="DEST", help="CONTAINER:DEST_PATH, a host path, or - (a tar to stdout)")]) -> None:
+    """Copy files/folders between a container and the local filesystem."""
+
+
+def register_cp(app: typer.Typer) -> None:
+    container = next(g.typer_instance for g in app.registered_groups if g.name == "container")
+    for group in (app, container):
+        group.command("cp")(cp)
