@@ -14,6 +14,7 @@ As real root (mapping mode "root") it runs without a user namespace.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -350,11 +351,23 @@ def _helper_unpack(request: dict) -> dict:
             raise layer.DiffIdMismatch(f"layer diff_id mismatch: expected {expected}, "
                                        f"got {result['diff_id']}")
         if request.get("final"):
-            os.rename(dest, request["final"])
+            _rename_into_place(dest, request["final"])
     except BaseException:
         _rmtree(str(dest))
         raise
     return result
+
+
+def _rename_into_place(dest: Path, final: str) -> None:
+    """rename(2) a finished layer tree to its chain_id. A tree already there was put there the same
+    way (verified, then renamed whole) by another writer, e.g. the orphaned helper of a killed
+    pull that outlived its lock: keep that one and drop ours."""
+    try:
+        os.rename(dest, final)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        _rmtree(str(dest))
 
 
 def _helper_main(argv: list[str]) -> int:

@@ -352,3 +352,22 @@ def test_the_layers_fixture_image_tree(paths, mapping, tmp_path: Path) -> None:
             write(tar)
         dirs.append(unpack(paths, mapping, path.read_bytes())[0])
     assert _check_tree(mapping, list(reversed(dirs)), L.LAYERS_EXPECTED) == []
+
+
+def test_a_layer_already_renamed_into_place_by_another_writer_is_kept(tmp_path):
+    """The orphaned unpack helper of a killed pull can finish after its lock died with the CLI and
+    rename its verified tree into place first: the later writer keeps that tree and drops its own
+    instead of failing with ENOTEMPTY (seen in CI as a failed concurrent pull)."""
+    from rootless.engine.image.layerstore import _rename_into_place
+
+    final, ours = tmp_path / "layer", tmp_path / "tmp-ours"
+    (final / "etc").mkdir(parents=True)
+    (final / "etc" / "theirs").write_text("1")
+    (ours / "etc").mkdir(parents=True)
+    (ours / "etc" / "ours").write_text("2")
+    _rename_into_place(ours, str(final))
+    assert sorted(p.name for p in (final / "etc").iterdir()) == ["theirs"]
+    assert not ours.exists()
+    (tmp_path / "tmp-next").mkdir()
+    _rename_into_place(tmp_path / "tmp-next", str(tmp_path / "fresh"))
+    assert (tmp_path / "fresh").is_dir()
