@@ -109,3 +109,11 @@ def run_rl(rl_env):
     def run(*args, env=None, **kwargs):
         return rl.run_rl(*args, env=rl_env if env is None else env, **kwargs)
     return run
+
+
+@pytest.fixture
+def rlx(env):
+    """`rlx(*args)`: run rl in the requesting module's `env` fixture (its store and HOME)."""
+    def run(*args, **kwargs):
+        return rl.run_rl(*args, env=env, **kwargs)
+    return run

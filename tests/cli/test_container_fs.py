@@ -19,20 +19,8 @@ CHANGES = "echo hello > /hello.txt && mkdir -p /data/sub && echo x > /data/sub/f
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("ctrfs"))
-    for args in (("pull", fixture_images["busybox"]), ("tag", fixture_images["busybox"], "busybox")):
-        done = rl.run_rl(*args, env=environ)
-        assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("system", "reset", "-f", env=environ)  # also what only the user namespace can delete
-    rl.cleanup_rl_env(environ)
-
-
-@pytest.fixture
-def rlx(env):
-    def run(*args, **kwargs):
-        return rl.run_rl(*args, env=env, **kwargs)
-    return run
+    with rl.store_with_images(tmp_path_factory.mktemp("ctrfs"), fixture_images) as environ:
+        yield environ
 
 
 @pytest.fixture(scope="module")

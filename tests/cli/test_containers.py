@@ -22,29 +22,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.registry]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
     """One store per module with the fixture busybox pulled and tagged `busybox`."""
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("containers"))
-    for args in (("pull", fixture_images["busybox"]), ("tag", fixture_images["busybox"], "busybox")):
-        done = rl.run_rl(*args, env=environ)
-        assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
-    rl.cleanup_rl_env(environ)
+    with rl.store_with_images(tmp_path_factory.mktemp("containers"), fixture_images) as environ:
+        yield environ
 
 
-@pytest.fixture
-def rlx(env):
-    def run(*args, **kwargs):
-        return rl.run_rl(*args, env=env, **kwargs)
-    return run
-
-
-def record(env, ref: str) -> dict:
-    root = Path(env["RL_ROOT"]) / "containers"
-    for path in root.glob("*/state.json"):
-        data = json.loads(path.read_text())
-        if data["Id"].startswith(ref) or data["Name"] == "/" + ref:
-            return data
-    raise KeyError(ref)
+record = rl.container_record
 
 
 def wait_for(check, timeout=10.0):

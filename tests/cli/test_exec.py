@@ -21,20 +21,8 @@ SLEEPER = ["sh", "-c", "echo ready; trap 'exit 0' TERM; while :; do sleep 0.1; d
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("exec"))
-    for args in (("pull", fixture_images["busybox"]), ("tag", fixture_images["busybox"], "busybox")):
-        done = rl.run_rl(*args, env=environ)
-        assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
-    rl.cleanup_rl_env(environ)
-
-
-@pytest.fixture
-def rlx(env):
-    def run(*args, **kwargs):
-        return rl.run_rl(*args, env=env, **kwargs)
-    return run
+    with rl.store_with_images(tmp_path_factory.mktemp("exec"), fixture_images) as environ:
+        yield environ
 
 
 @pytest.fixture(scope="module")

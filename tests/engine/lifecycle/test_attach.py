@@ -17,13 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.registry]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("attach"))
-    for args in (("pull", fixture_images["busybox"]), ("tag", fixture_images["busybox"], "busybox")):
-        done = rl.run_rl(*args, env=environ)
-        assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
-    rl.cleanup_rl_env(environ)
+    with rl.store_with_images(tmp_path_factory.mktemp("attach"), fixture_images) as environ:
+        yield environ
 
 
 def _leftovers(env) -> list[str]:

@@ -18,29 +18,11 @@ NGINX = ("nginx", "nginx", "-c", "/etc/nginx/single-uid.conf", "-g", "daemon off
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("modes"))
-    for name in ("nginx", "busybox"):
-        for args in (("pull", fixture_images[name]), ("tag", fixture_images[name], name)):
-            done = rl.run_rl(*args, env=environ)
-            assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
-    rl.cleanup_rl_env(environ)
+    with rl.store_with_images(tmp_path_factory.mktemp("modes"), fixture_images, ("nginx", "busybox")) as environ:
+        yield environ
 
 
-@pytest.fixture
-def rlx(env):
-    def run(*args, **kwargs):
-        return rl.run_rl(*args, env=env, **kwargs)
-    return run
-
-
-def record(env, ref: str) -> dict:
-    for path in (Path(env["RL_ROOT"]) / "containers").glob("*/state.json"):
-        data = json.loads(path.read_text())
-        if data["Id"].startswith(ref) or data["Name"] == "/" + ref:
-            return data
-    raise KeyError(ref)
+record = rl.container_record
 
 
 def fetch_from_joined(rlx, target: str, timeout: float = 15.0):

@@ -3,13 +3,11 @@ busybox images from the local registry, all traffic on 127.0.0.0/8. Runs as root
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,29 +18,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.registry]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, fixture_images):
-    environ = rl.make_rl_env(tmp_path_factory.mktemp("net"))
-    for name in ("nginx", "busybox"):
-        for args in (("pull", fixture_images[name]), ("tag", fixture_images[name], name)):
-            done = rl.run_rl(*args, env=environ)
-            assert done.returncode == 0, done.stderr
-    yield environ
-    rl.run_rl("rm", "-f", *rl.run_rl("ps", "-aq", env=environ).stdout.split(), env=environ)
-    rl.cleanup_rl_env(environ)
+    with rl.store_with_images(tmp_path_factory.mktemp("net"), fixture_images, ("nginx", "busybox")) as environ:
+        yield environ
 
 
-@pytest.fixture
-def rlx(env):
-    def run(*args, **kwargs):
-        return rl.run_rl(*args, env=env, **kwargs)
-    return run
-
-
-def record(env, ref: str) -> dict:
-    for path in (Path(env["RL_ROOT"]) / "containers").glob("*/state.json"):
-        data = json.loads(path.read_text())
-        if data["Id"].startswith(ref) or data["Name"] == "/" + ref:
-            return data
-    raise KeyError(ref)
+record = rl.container_record
 
 
 #: the fixture's nginx config that works with every id mapping (a single-uid map has no www-data)
