@@ -371,3 +371,22 @@ def test_a_layer_already_renamed_into_place_by_another_writer_is_kept(tmp_path):
     (tmp_path / "tmp-next").mkdir()
     _rename_into_place(tmp_path / "tmp-next", str(tmp_path / "fresh"))
     assert (tmp_path / "fresh").is_dir()
+
+
+def test_leftovers_that_cannot_be_removed_do_not_fail_the_unpack(paths, mapping, monkeypatch):
+    """A killed pull's unpack helper can still be writing into its scratch dir when the next writer
+    of the same chain_id cleans up (ENOTEMPTY, seen in CI): the new unpack goes on regardless."""
+    blob = make_tar([entry("etc/hello", data=b"hi")])
+    diff_id = diff_id_of(blob)
+    leftover = paths.tmp / f"layer-{diff_id.partition(':')[2]}-999999-abcdef"
+    leftover.mkdir(parents=True)
+    real = layerstore.remove_trees
+
+    def busy(mapping_, targets, **kwargs):
+        if str(leftover) in targets:
+            raise OSError(39, "Directory not empty", str(leftover))
+        return real(mapping_, targets, **kwargs)
+
+    monkeypatch.setattr(layerstore, "remove_trees", busy)
+    final, _ = unpack(paths, mapping, blob)
+    assert (final / "etc" / "hello").read_text() == "hi"
