@@ -54,7 +54,7 @@ class VolumeNotFound(RlError):
 
 
 class NetworkNotFound(RlError):
-    """No network with that name or id."""
+    """No network with that name or id (`rl network inspect/rm/connect`, `--network NAME`)."""
 
 
 class Conflict(RlError):
@@ -129,8 +129,3 @@ class ContainerNotRunning(ContainerCommandError):
 
     def __init__(self, container_id: str) -> None:
         super().__init__(f"container {container_id} is not running", 1)
-
-
-# --- networks (owner: network II engineer) ---------------------------------------------------------
-class NetworkNotFound(RlError):
-    """No network by that name or id (`rl network inspect/rm`)."""

@@ -19,9 +19,11 @@ libraries); `find_tool(name)` prefers the host's copy.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: variables PyInstaller's bootloader adds for its own use (PyInstaller 6)
 _PYI_PREFIXES = ("_PYI_", "_MEIPASS")
@@ -84,6 +86,8 @@ def find_tool_with_source(name: str, path: str | None = None) -> tuple[str | Non
     """(path, "host" | "bundled" | "missing"): the host's copy first (PATH, then the usual
     directories), the frozen build's bundled copy when the host has none."""
     search = f"{os.environ.get('PATH', '') if path is None else path}:{EXTRA_PATH}"
+    import shutil  # here: the frozen entry imports this module at every start
+
     found = shutil.which(name, path=search)
     if found:
         return found, "host"

@@ -10,8 +10,6 @@ imports this module (no `typing` either: annotations stay strings).
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import Callable
@@ -21,7 +19,7 @@ COMMANDS_PACKAGE = "rootless.cli.commands"
 
 def call(target: str, ctx: object, params: dict[str, object]) -> int:
     module, _, func = target.partition(":")
-    impl = getattr(importlib.import_module(f"{COMMANDS_PACKAGE}.{module}"), func)
+    impl = getattr(__import__(f"{COMMANDS_PACKAGE}.{module}", fromlist=(func,)), func)  # no importlib: start-up
     status = impl(ctx, **params)
     return 0 if status is None else int(status)
 

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if args in (["--version"], ["-v"]):
         return _print_version()
     analysis = _analyse(args)
+    if analysis.call is None and not analysis.path and analysis.globals.get("version"):
+        return _print_version()  # `rl --root X --version`: global options only
     if "_RL_COMPLETE" in os.environ:  # shell completion asks typer, whatever argv says
         analysis.call = None
     try:

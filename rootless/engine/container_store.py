@@ -14,16 +14,16 @@ unique id prefix, as docker does.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
-from pathlib import Path
 
 from rootless.errors import Conflict, ContainerNotFound, RlError
 from rootless.paths import Paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 STATE_FILE = "state.json"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -31,9 +31,10 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 def now_rfc3339() -> str:
     """Current UTC time, RFC 3339 with nanoseconds as docker prints it."""
-    ns = __import__("time").time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(secs, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    import time  # not datetime: start-up (docs/performance.md)
+
+    secs, frac = divmod(time.time_ns(), 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
     return f"{stamp}.{frac:09d}Z"
 
 
@@ -41,12 +42,19 @@ def parse_time(text: str) -> float | None:
     """RFC 3339 (nanoseconds allowed) -> Unix seconds; None for docker's zero time or junk."""
     if not text or text.startswith("0001-"):
         return None
+    from datetime import datetime, timezone
+
     try:
         main, _, rest = text.rstrip("Z").partition(".")
         base = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
         return base + (float("0." + rest) if rest.isdigit() else 0.0)
     except ValueError:
         return None
+
+
+def _dumps(record: dict) -> str:
+    """json.dumps (the C encoder; json.dump writes chunk by chunk from Python: ~1 ms a record)."""
+    return json.dumps(record, separators=(",", ":"))
 
 
 class ContainerStore:
@@ -56,29 +64,27 @@ class ContainerStore:
         self.paths = paths
 
     # --- locking and files -------------------------------------------------------------------
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        self.paths.locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.paths.containers_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def lock(self) -> "_Lock":
+        """`with store.lock():` the records' fcntl lock (a class, not contextlib: start-up)."""
+        return _Lock(self.paths)
 
-    def dir(self, container_id: str) -> Path:
+    def dir(self, container_id: str):
+        """The container's directory (a pathlib.Path; `dir_name` for the string)."""
         return self.paths.container(container_id)
 
+    def dir_name(self, container_id: str) -> str:
+        return self.paths.container_dir(container_id)
+
     def _write(self, record: dict) -> None:
-        directory = self.dir(record["Id"])
-        tmp = directory / f".{STATE_FILE}.{os.getpid()}.tmp"
+        directory = self.dir_name(record["Id"])
+        tmp = os.path.join(directory, f".{STATE_FILE}.{os.getpid()}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f, separators=(",", ":"))
-        os.replace(tmp, directory / STATE_FILE)
+            f.write(_dumps(record))
+        os.replace(tmp, os.path.join(directory, STATE_FILE))
 
     def load(self, container_id: str) -> dict:
         try:
-            with open(self.dir(container_id) / STATE_FILE, encoding="utf-8") as f:
+            with open(os.path.join(self.dir_name(container_id), STATE_FILE), encoding="utf-8") as f:
                 return json.load(f)
         except FileNotFoundError:
             raise ContainerNotFound(f"No such container: {container_id}") from None
@@ -88,10 +94,10 @@ class ContainerStore:
     # --- queries -----------------------------------------------------------------------------
     def ids(self) -> list[str]:
         try:
-            entries = os.listdir(self.paths.containers)
+            entries = os.listdir(self.paths.containers_dir())
         except FileNotFoundError:
             return []
-        return [e for e in entries if len(e) == 64 and (self.paths.containers / e / STATE_FILE).exists()]
+        return [e for e in entries if len(e) == 64 and os.path.exists(os.path.join(self.dir_name(e), STATE_FILE))]
 
     def list(self) -> list[dict]:
         """Every record, newest first (docker ps order)."""
@@ -132,7 +138,7 @@ class ContainerStore:
         record make_record(id, name) returns, all under the lock: the name check cannot race."""
         from rootless.engine.names import random_name
 
-        self.paths.containers.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.paths.containers_dir(), exist_ok=True)
         with self.lock():
             records = self.list()  # once: every record is a file to read and parse
             taken = {r.get("Name") for r in records}
@@ -152,11 +158,11 @@ class ContainerStore:
             record.update(Id=cid, Name="/" + str(name))
             # the directory appears with its record or not at all (a kill in between leaves only
             # a ".new-" dir, which no listing trusts and `rl system prune` removes)
-            tmp = self.paths.containers / f".new-{cid}"
-            tmp.mkdir(mode=0o700)
-            with open(tmp / STATE_FILE, "w", encoding="utf-8") as f:
-                json.dump(record, f, separators=(",", ":"))
-            os.rename(tmp, self.dir(cid))
+            tmp = os.path.join(self.paths.containers_dir(), f".new-{cid}")
+            os.mkdir(tmp, 0o700)
+            with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
+                f.write(_dumps(record))
+            os.rename(tmp, self.dir_name(cid))
         return record
 
     def update(self, container_id: str, change: Callable[[dict], object]) -> dict:
@@ -176,9 +182,32 @@ class ContainerStore:
     def forget(self, container_id: str) -> None:
         """Drop the record (the caller deletes the directory's remaining files)."""
         with self.lock():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.dir(container_id) / STATE_FILE)
+            try:
+                os.unlink(os.path.join(self.dir_name(container_id), STATE_FILE))
+            except FileNotFoundError:
+                pass
 
     def images_in_use(self) -> dict[str, str]:
         """image id -> the id of a container using it (for `rl rmi` / `rl image prune`)."""
         return {r["Image"]: r["Id"] for r in self.list() if r.get("Image")}
+
+
+class _Lock:
+    """The fcntl lock of the container records (Paths.containers_lock), held inside `with`."""
+
+    __slots__ = ("paths", "fd")
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths, self.fd = paths, -1
+
+    def __enter__(self) -> None:
+        os.makedirs(self.paths.locks_dir(), exist_ok=True)
+        self.fd = os.open(self.paths.containers_lock_file(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)

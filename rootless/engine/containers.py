@@ -11,16 +11,18 @@ that `rl ps -a` shows and `rl rm` removes.
 
 from __future__ import annotations
 
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
-from collections.abc import Callable
-from pathlib import Path
 
 from rootless.context import Context
 from rootless.engine import spec
 from rootless.engine.container_store import ZERO_TIME, ContainerStore, now_rfc3339
 from rootless.engine.run_options import RunOptions
 from rootless.errors import ImageNotFound, RlError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HOSTS_TEMPLATE = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                   "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
@@ -58,10 +60,10 @@ def find_image(ctx: Context, store, name: str, policy: str, notify: Callable[[st
     return pull(ctx, ref, store=store)
 
 
-def _etc_files(directory: Path, hostname: str, network: str) -> dict:
-    files = {"/etc/hostname": directory / "hostname", "/etc/hosts": directory / "hosts",
-             "/etc/resolv.conf": directory / "resolv.conf"}
-    files["/etc/hostname"].write_text(hostname + "\n")
+def _etc_files(directory: str, hostname: str, network: str) -> dict:
+    files = {"/etc/hostname": os.path.join(directory, "hostname"), "/etc/hosts": os.path.join(directory, "hosts"),
+             "/etc/resolv.conf": os.path.join(directory, "resolv.conf")}
+    _write(files["/etc/hostname"], hostname + "\n")
     resolv = _resolv_conf(network)
     if network == "host":
         hosts = _read("/etc/hosts") or HOSTS_TEMPLATE
@@ -71,9 +73,14 @@ def _etc_files(directory: Path, hostname: str, network: str) -> dict:
         hosts, resolv = slirp.hosts(hostname), slirp.resolv_conf(_read("/etc/resolv.conf"))
     else:
         hosts = HOSTS_TEMPLATE + f"127.0.1.1\t{hostname}\n"
-    files["/etc/hosts"].write_text(hosts)
-    files["/etc/resolv.conf"].write_text(resolv)
-    return {k: str(v) for k, v in files.items()}
+    _write(files["/etc/hosts"], hosts)
+    _write(files["/etc/resolv.conf"], resolv)
+    return files
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _read(path: str) -> str:
@@ -121,13 +128,17 @@ def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambd
     mapping = id_mapping(opts.userns)
     images = image_store(ctx, mapping)
     image = find_image(ctx, images, opts.image, opts.pull, notify)
-    layer_dirs = list(images.layer_dirs(image))
+    layer_dirs = images.layer_dir_names(image)
     user_db = _user_db(layer_dirs)
-    checked = spec.build(_inputs(ctx, "0" * 64, opts, image, user_db, mapping))  # raises on bad options
     driver = probe.choose(ctx.paths, mapping, ctx.env)
     store = ContainerStore(ctx.paths)
-    record = store.create(lambda cid, name: _record(ctx, cid, opts, image, checked, driver.driver, mapping),
-                          opts.name)
+
+    def make_record(cid: str, name: str) -> dict:
+        # the spec with the real id (hostname, HOSTNAME=): raises on bad options before anything
+        # is written, and gives the record its final Config.Hostname/Env in one write
+        checked = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping))
+        return _record(ctx, cid, opts, image, checked, driver.driver, mapping)
+    record = store.create(make_record, opts.name)
     try:
         _make_bundle(ctx, store, record, opts, image, layer_dirs, user_db, mapping, driver)
     except BaseException:
@@ -143,32 +154,48 @@ def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_di
     from rootless.engine.storage import rootfs as rootfs_mod
 
     cid = record["Id"]
-    directory = store.dir(cid)
+    directory = store.dir_name(cid)
     rootfs, annotations = rootfs_mod.prepare(directory, driver.driver, layer_dirs, mapping)
     hostname = spec.hostname_for(_inputs(ctx, cid, opts, image, user_db, mapping))
     etc = _etc_files(directory, hostname, opts.network)
     if opts.volumes or opts.volumes_from:  # -v, --volumes-from (owner: containers II)
         from rootless.engine import volumes
 
-        opts = volumes.resolve(ctx.paths, opts, layer_dirs)
+        from rootless.paths import Path
+
+        opts = volumes.resolve(ctx.paths, opts, [Path(d) for d in layer_dirs])
     config = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping, rootfs, annotations, etc))
-    tmp = directory / ".config.json.tmp"
-    tmp.write_text(json.dumps(config, separators=(",", ":")))
-    os.replace(tmp, directory / "config.json")
+    tmp = os.path.join(directory, ".config.json.tmp")
+    _write(tmp, json.dumps(config, separators=(",", ":")))
+    os.replace(tmp, os.path.join(directory, "config.json"))
+
+    if not (opts.volumes or opts.volumes_from):
+        return  # the record written by store.create is complete (hostname and env included)
 
     def finish(rec: dict) -> None:
-        rec["Config"]["Hostname"] = config["hostname"]
-        rec["Config"]["Env"] = config["process"]["env"]
-        rec["Rl"]["Bundle"] = str(directory)
         rec["HostConfig"]["Binds"] = [v.bind_text() for v in opts.volumes if v.is_bind_entry()] or None
         rec["HostConfig"]["VolumesFrom"] = list(opts.volumes_from) or None
+        rec["HostConfig"]["Mounts"] = [_mount_entry(v) for v in opts.volumes
+                                       if v.mount_flag and not v.inherited] or None
         rec["Rl"]["AnonymousVolumes"] = [os.path.basename(os.path.dirname(v.host_path)) for v in opts.volumes
                                          if v.kind == "volume" and not v.source and not v.inherited]
     store.update(cid, finish)
 
 
+def _mount_entry(v) -> dict:
+    """docker's HostConfig.Mounts entry of a --mount (bind or volume)."""
+    entry = {"Type": v.kind, "Source": v.source, "Target": v.destination}
+    if v.read_only:
+        entry["ReadOnly"] = True
+    if v.kind == "bind" and v.propagation != "rprivate":
+        entry["BindOptions"] = {"Propagation": v.propagation}
+    if v.kind == "volume" and not v.copy:
+        entry["VolumeOptions"] = {"NoCopy": True}
+    return entry
+
+
 def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, mapping) -> dict:
-    directory = ctx.paths.container(cid)
+    directory = ctx.paths.container_dir(cid)
     args = checked["process"]["args"]
     cfg = image.config.get("config", {})
     return {
@@ -177,8 +204,9 @@ def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, 
                   "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
                   "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME},
         "Image": image.id,
-        "ResolvConfPath": str(directory / "resolv.conf"), "HostnamePath": str(directory / "hostname"),
-        "HostsPath": str(directory / "hosts"), "LogPath": str(directory / "ctr.log"),
+        "ResolvConfPath": os.path.join(directory, "resolv.conf"),
+        "HostnamePath": os.path.join(directory, "hostname"),
+        "HostsPath": os.path.join(directory, "hosts"), "LogPath": os.path.join(directory, "ctr.log"),
         "RestartCount": 0, "Driver": driver,
         "Config": {
             "Hostname": checked["hostname"], "User": opts.user or cfg.get("User", ""),
@@ -201,10 +229,10 @@ def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, 
             "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in opts.ulimits],
             "Devices": [{"PathOnHost": d.host_path, "PathInContainer": d.container_path,
                          "CgroupPermissions": d.permissions} for d in opts.devices],
-            "UsernsMode": opts.userns,
+            "UsernsMode": opts.userns, "Binds": None, "VolumesFrom": None,
             **_net_host_config(opts),
         },
-        "Rl": {"IdMappingMode": mapping.mode, "Bundle": ""},
+        "Rl": {"IdMappingMode": mapping.mode, "Bundle": str(directory), "AnonymousVolumes": []},
     }
 
 
@@ -222,9 +250,9 @@ def _exposed(cfg: dict, opts: RunOptions) -> dict:
     return ports.exposed_ports(cfg.get("ExposedPorts") or {}, opts.publish)
 
 
-def bundle_dir(record: dict, ctx: Context) -> Path:
-    directory = ctx.paths.container(record["Id"])
-    if not (directory / "config.json").exists():
+def bundle_dir(record: dict, ctx: Context) -> str:
+    directory = ctx.paths.container_dir(record["Id"])
+    if not os.path.exists(os.path.join(directory, "config.json")):
         raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
                       f"remove it: rl rm {record['Id'][:12]}")
     return directory

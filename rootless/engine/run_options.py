@@ -8,14 +8,12 @@ docker's wording where docker has one.
 
 from __future__ import annotations
 
-import re
-import signal
-from dataclasses import dataclass, field
+from rootless.plainclass import dataclass, field
 
 from rootless.errors import UsageError
 
 #: docker's rule for container names (daemon/names.go)
-NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+NAME_PATTERN = r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # compiled in validate_name (`re` costs start-up)
 
 #: --ulimit names -> OCI rlimit types (docker's units.ParseUlimit table)
 ULIMITS = {
@@ -170,6 +168,8 @@ def parse_restart(value: str) -> RestartPolicy:
 
 def parse_signal(value: str) -> str:
     """A signal name or number -> its canonical name ("SIGTERM"); raises on junk."""
+    import signal  # here: `signal` loads `enum` (start-up)
+
     text = value.strip().upper()
     if text.isdigit():
         try:
@@ -231,7 +231,9 @@ def parse_tmpfs(value: str) -> tuple[str, list[str]]:
 
 
 def validate_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    import re
+
+    if not re.match(NAME_PATTERN, name):
         raise UsageError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")
 

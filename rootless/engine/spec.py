@@ -17,7 +17,7 @@ engine writes) comes in through `SpecInputs`. Docker semantics followed exactly:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from rootless.plainclass import dataclass, field
 
 from rootless.engine.run_options import RunOptions
 from rootless.engine.users import ExecUser, resolve_user

@@ -9,8 +9,7 @@ are those that list the user's name in /etc/group.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from rootless.plainclass import dataclass
 
 from rootless.errors import UsageError
 
@@ -74,7 +73,7 @@ def _resolve_group(text: str, groups: list[list[str]]) -> int:
     return _int(match[2])  # type: ignore[return-value]
 
 
-def read_image_file(layer_dirs: list[Path], relpath: str) -> str:
+def read_image_file(layer_dirs: list, relpath: str) -> str:
     """The text of `relpath` as the merged rootfs would show it (layers bottom-most first).
 
     The top-most layer holding the file wins; a whiteout (".wh.<name>" or an overlay 0/0 char
@@ -83,8 +82,8 @@ def read_image_file(layer_dirs: list[Path], relpath: str) -> str:
     rel = relpath.lstrip("/")
     parent, base = os.path.split(rel)
     for layer in reversed(layer_dirs):
-        candidate = layer / rel
-        if os.path.lexists(layer / parent / f".wh.{base}"):  # False too when unreadable
+        candidate = os.path.join(layer, rel)
+        if os.path.lexists(os.path.join(layer, parent, f".wh.{base}")):  # False too when unreadable
             return ""
         try:
             st = os.lstat(candidate)
@@ -93,7 +92,8 @@ def read_image_file(layer_dirs: list[Path], relpath: str) -> str:
         if st.st_rdev == 0 and (st.st_mode & 0o170000) == 0o020000:  # overlay whiteout
             return ""
         try:
-            return candidate.read_text(encoding="utf-8", errors="replace")
+            with open(candidate, encoding="utf-8", errors="replace") as f:
+                return f.read()
         except OSError:
             return ""
     return ""

@@ -119,7 +119,7 @@ def _default_signals() -> None:
     """CPython's SIGINT handler would raise KeyboardInterrupt in us; as the init of a pid
     namespace with default dispositions, the signals a user sends before start are ignored (only
     SIGKILL gets through), as with any container init."""
-    import signal
+    import _signal as signal  # the C module: `signal` loads enum (start-up)
 
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):

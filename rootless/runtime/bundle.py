@@ -6,7 +6,7 @@ an RlError naming the file and the key.
 
 from __future__ import annotations
 
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
 
 from rootless.errors import RlError

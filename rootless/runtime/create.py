@@ -15,6 +15,7 @@ import time
 
 from rootless.errors import Conflict, ContainerSetupError, RlError
 from rootless.runtime import bundle as bundle_mod
+from rootless.runtime.children import read_all, reap
 from rootless.runtime import state as state_mod
 from rootless.runtime import syscalls as sc
 
@@ -137,7 +138,7 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
         os.write(sync_w, b"G")
         os.close(sync_w)
         sync_w = -1
-        reply = _read_all(ready_r)
+        reply = read_all(ready_r)
         if not reply.startswith(b"OK "):
             _raise_setup_error(reply)
         master = _receive_master(parent_sock) if terminal else None
@@ -145,7 +146,7 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
     except BaseException:
         if sync_w >= 0:
             os.close(sync_w)
-        _kill_and_reap(pid)
+        reap(pid)
         raise
     finally:
         os.close(ready_r)
@@ -214,7 +215,7 @@ def _clone_in_userns(user_fd: int, flags: int) -> int:
             os.write(pid_w, f"E{e}".encode(errors="replace"))
         os._exit(0)
     os.close(pid_w)
-    reply = _read_all(pid_r)
+    reply = read_all(pid_r)
     os.close(pid_r)
     os.waitpid(helper, 0)
     if not reply.isdigit():
@@ -228,29 +229,9 @@ def _receive_master(sock) -> int:
     return pty_mod.recv_fd(sock)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        data = os.read(fd, 65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)
-
-
 def _raise_setup_error(reply: bytes) -> None:
     if not reply.startswith(b"E "):
         raise ContainerSetupError("the container process died while it was being set up")
     kind, _, rest = reply[2:].decode(errors="replace").partition("\0")
     message, _, hint = rest.partition("\0")
     raise ContainerSetupError(f"container setup failed: {message}", hint or None)
-
-
-def _kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass

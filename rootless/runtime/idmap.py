@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from rootless.plainclass import dataclass, field
 
 from rootless.errors import IdMappingError
 
@@ -334,10 +334,27 @@ def _write(pid: int, name: str, text: str) -> None:
             "only name your own uid/gid (see user_namespaces(7))") from None
 
 
-def _apply_helpers(pid: int, mapping: IdMapping) -> None:
-    """Run newuidmap and newgidmap at once (they are independent) and wait for both."""
-    import subprocess  # here, not at the top: the single-id and root paths never need it
+def _spawn_quiet(argv: list[str]) -> tuple[int, int]:
+    """Start argv with stdin/stdout on /dev/null; returns (pid, read end of its stderr)."""
+    err_r, err_w = os.pipe()
+    try:
+        child = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_DUP2, err_w, 2)])
+    except OSError as exc:
+        os.close(err_r)
+        raise IdMappingError(f"cannot run {argv[0]}: {exc.strerror}") from None
+    finally:
+        os.close(err_w)
+    return child, err_r
 
+
+def _apply_helpers(pid: int, mapping: IdMapping) -> None:
+    """Run newuidmap and newgidmap at once (they are independent) and wait for both.
+
+    posix_spawn, not subprocess: `import subprocess` (threading, selectors, signal and enum with
+    it) costs more start-up than both helpers together (docs/performance.md)."""
     jobs = []
     for name, maps in (("newuidmap", mapping.uid_maps), ("newgidmap", mapping.gid_maps)):
         helper = find_helper(name)
@@ -346,17 +363,18 @@ def _apply_helpers(pid: int, mapping: IdMapping) -> None:
                                  "install it (Debian: apt-get install uidmap)")
         argv = [helper, str(pid)] + [str(n) for m in maps
                                      for n in (m.container_id, m.host_id, m.size)]
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
-        except OSError as exc:
-            raise IdMappingError(f"cannot run {helper}: {exc.strerror}") from None
-        jobs.append((argv, proc))
+        jobs.append((argv, _spawn_quiet(argv)))
     failures = []
-    for argv, proc in jobs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            text = err.decode(errors="replace").strip() or f"exit status {proc.returncode}"
+    for argv, (child, err_r) in jobs:
+        from rootless.runtime.children import read_all
+
+        try:
+            err = read_all(err_r)
+        finally:
+            os.close(err_r)
+        code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+        if code != 0:
+            text = err.decode(errors="replace").strip() or f"exit status {code}"
             failures.append(f"{' '.join(argv)}: {text}")
     if failures:
         raise IdMappingError("; ".join(failures), _range_hint(_user_name(os.getuid()), os.getuid())

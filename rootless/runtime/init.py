@@ -9,7 +9,7 @@ reaps every orphan that the kernel reparents to it, and exits with the main proc
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py imports enum, ~5 ms of rl exec (docs/performance.md)
 
 ANNOTATION = "rl.init"
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,

@@ -11,7 +11,7 @@ found, 126 when it cannot be executed (docker's codes and messages), 125 for a s
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py imports enum, ~5 ms of rl exec (docs/performance.md)
 
 from rootless.runtime import caps as caps_mod
 from rootless.runtime import syscalls as sc

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from rootless.runtime.children import write_all
+
 
 def open_in_container() -> tuple[int, int]:
     """(master, slave) of a new pty of the devpts mounted on the current /dev/pts (call after
@@ -105,9 +107,9 @@ def relay(master: int, pid: int, *, stdin: int | None = 0, stdout: int = 1) -> i
                 if stdin is not None and stdin in ready:
                     data = os.read(stdin, 65536)
                     if data:
-                        _write_all(master, data)
+                        write_all(master, data)
                     else:            # EOF on our stdin: what ^D does at a terminal
-                        _write_all(master, b"\x04")
+                        write_all(master, b"\x04")
                         readers.remove(stdin)
                 wpid, wstatus = os.waitpid(pid, 0 if not readers else os.WNOHANG)
                 if wpid:
@@ -133,11 +135,5 @@ def _pump(master: int, out: int, block: bool = True) -> bool:
         return False
     if not data:
         return False
-    _write_all(out, data)
+    write_all(out, data)
     return True
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]

@@ -5,9 +5,10 @@ container process's exit status (128+N when a signal N killed it). The state is 
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: `signal` loads enum (start-up, docs/performance.md)
 
 from rootless.runtime import state as state_mod
+from rootless.runtime.children import reap, wait_status
 from rootless.runtime.create import create
 from rootless.runtime.delete import delete
 from rootless.runtime.start import start_created
@@ -40,34 +41,17 @@ def run(bundle, state_dir, container_id: str, *, tty: bool = False, stdin: bool 
                 inp = (stdio[0] if stdio else 0) if stdin else None
                 status = pty.relay(st.pty_master, st.pid, stdin=inp, stdout=out)
             else:
-                status = _wait(st.pid)
+                status = wait_status(st.pid)
         code = os.waitstatus_to_exitcode(status)
         return 128 - code if code < 0 else code
     except BaseException:
-        _reap(st.pid)
+        reap(st.pid, kill=False)
         raise
     finally:
         if st.pty_master is not None:
             os.close(st.pty_master)
         if not keep_state:
             delete(state_dir, container_id, force=True)
-
-
-def _wait(pid: int) -> int:
-    while True:
-        try:
-            return os.waitpid(pid, 0)[1]
-        except InterruptedError:
-            continue
-
-
-def _reap(pid: int) -> None:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == 0:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    except (ChildProcessError, ProcessLookupError):
-        pass
 
 
 class _Forwarder:

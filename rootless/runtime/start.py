@@ -9,6 +9,7 @@ import select
 
 from rootless.errors import ContainerCommandError, ContainerSetupError, InvalidState
 from rootless.runtime import state as state_mod
+from rootless.runtime.children import read_all
 
 
 def start(state_dir, container_id: str) -> None:
@@ -29,7 +30,7 @@ def start_created(st, directory: str) -> None:
         st.status = "running"
         state_mod.write(directory, st)
         os.set_blocking(status_fd, True)
-        report = _read_all(status_fd)   # EOF when the process has exec'd (the fd is CLOEXEC)
+        report = read_all(status_fd)   # EOF when the process has exec'd (the fd is CLOEXEC)
     finally:
         os.close(status_fd)
     if report:
@@ -63,12 +64,3 @@ def _release(fifo: str, st) -> None:
                 raise InvalidState(f"container {st.id} died before it was started")
     finally:
         os.close(fd)
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        data = os.read(fd, 65536)
-        if not data:
-            return b"".join(chunks)
-        chunks.append(data)

@@ -10,7 +10,7 @@ every read: a dead pid (or a pid reused by another process, told apart by its st
 
 from __future__ import annotations
 
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
 
 from rootless.errors import ContainerNotFound, RlError
@@ -71,7 +71,7 @@ def write(directory: str, st: State) -> None:
                                   "rootfsDriver": st.rootfs_driver, "userns": st.userns}}
     tmp = os.path.join(directory, ".state.json.tmp")
     with open(tmp, "w") as f:
-        json.dump(data, f)
+        f.write(json.dumps(data))  # dumps: the C encoder (dump writes chunk by chunk in Python)
     os.replace(tmp, os.path.join(directory, "state.json"))
 
 

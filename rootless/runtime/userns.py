@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from rootless.errors import KernelError, RlError, UserNamespaceUnavailable
 from rootless.runtime import idmap, syscalls
+from rootless.runtime.children import read_all, write_all
 from rootless.runtime.syscalls import CLONE_NEWNS, CLONE_NEWUSER
 
 T = TypeVar("T")
@@ -139,7 +140,7 @@ def _run(mapping: idmap.IdMapping, fn: Callable[[], T], flags: int, new_userns: 
     os.close(wfd)
     try:
         release()
-        data = _read_all(rfd)
+        data = read_all(rfd)
     finally:
         os.close(rfd)
         _, status = os.waitpid(pid, 0)
@@ -156,7 +157,7 @@ def _child_run(wfd: int, fn: Callable[[], object], flags: int) -> None:
             payload = pickle.dumps((True, fn()), pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             payload = _encode_exc(exc)
-        _write_all(wfd, payload)
+        write_all(wfd, payload)
         _flush_stdio()
     except BaseException:
         code = EXIT_NOT_RELEASED
@@ -222,19 +223,6 @@ def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"killed by signal {os.WTERMSIG(status)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 # --- the probe for `rl info` ------------------------------------------------------------------

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -219,3 +220,59 @@ def test_ps_format_through_the_template_engine(rlx, box):
     assert row["Names"] == "box" and row["Labels"] == "a.b.c=x"
     bad = rlx("ps", "--format", "{{.Nope}}")
     assert bad.returncode == 1 and "can't evaluate field Nope in type *formatter.ContainerContext" in bad.stderr
+
+
+#: what `rl exec` may import beyond the entry, the fast path and the Context (docs/performance.md)
+EXEC_MODULES = {"rootless.cli.commands", "rootless.cli.commands.exec", "rootless.engine",
+                "rootless.engine.lifecycle", "rootless.engine.lifecycle.exec", "_json", "rootless.runtime",
+                "rootless.runtime.exec", "rootless.runtime.init", "rootless.runtime.process",
+                "rootless.runtime.caps", "rootless.runtime.syscalls", "rootless._native", "rootless._native.lib",
+                "_cffi_backend", "rootless.fastjson", "rootless.cli.quick_exit"}  # not signal: signal.py imports enum (runtime.process/init use _signal)
+
+
+@pytest.mark.parametrize("args", [["box", "true"], ["-i", "-e", "A=1", "-e", "HOME", "-w", "/tmp", "box", "true"]])
+def test_exec_imports_only_what_it_needs(env, box, args):
+    """The start-up path: the same interpreter that ran the exec lists what it imported."""
+    code = ("import sys\n"
+            "from rootless.cli import main, fastpath, binding\nimport rootless.context\n"
+            f"fastpath.analyse(['exec', *{args!r}])\n"
+            "before = set(sys.modules)\n"
+            f"status = main.main(['exec', *{args!r}])\n"
+            "print(status, *sorted(set(sys.modules) - before))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    status, *extra = done.stdout.split()
+    assert status == "0"
+    assert set(extra) <= EXEC_MODULES, sorted(set(extra) - EXEC_MODULES)
+
+
+def test_exec_writes_nothing(env, rlx, box):
+    """The default path reads the record and config.json and writes no file of the store."""
+    state = os.path.join(env["RL_ROOT"], "containers", box, "state.json")
+    before = os.stat(state)
+    assert rlx("exec", "box", "true").returncode == 0
+    after = os.stat(state)
+    assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
+def test_exec_with_a_stale_record(env, rlx):
+    """A record that still says running for a container process that is gone: the store's way
+    (truth.current) finds out, writes it down, and exec says docker's "not running"."""
+    cid = rlx("run", "-d", "--name", "stale", "busybox", "sleep", "60").stdout.strip()
+    try:
+        path = os.path.join(env["RL_ROOT"], "containers", cid, "state.json")
+        with open(path) as f:
+            original = f.read()
+        record = json.loads(original)
+        record["State"]["Process"]["Start"] += 1  # as if the pid had been reused
+        record["State"]["Monitor"]["Start"] += 1   # and its monitor gone
+        with open(path, "w") as f:
+            json.dump(record, f, separators=(",", ":"))
+        done = rlx("exec", "stale", "true")
+        assert done.returncode == 1 and f"container {cid} is not running" in done.stderr, done.stderr
+        assert rl.container_record(env, cid)["State"]["Status"] == "exited"  # written down
+        with open(path, "w") as f:  # the truth again, so that rm -f stops the real process
+            f.write(original)
+    finally:
+        rlx("rm", "-f", "stale")

@@ -17,18 +17,19 @@ KINDS = ("container", "image")
 def exec_(ctx: Context, container: str, command: list[str], detach: bool = False,
           interactive: bool = False, tty: bool = False, env: list[str] | None = None,
           user: str | None = None, workdir: str | None = None, privileged: bool = False) -> int:
-    from rootless.engine.container_store import ContainerStore
+    """The start-up path of `rl exec` (docs/performance.md, "exec"): nothing but the engine's
+    exec module (no container store, json or pathlib) unless an option needs more."""
     from rootless.engine.lifecycle import exec as exec_mod
 
     if env:
-        from rootless.engine import run_options as ro
-
-        env = ro.parse_env(env, ctx.env)
+        env = exec_mod.exec_env(env, ctx.env)
     opts = exec_mod.ExecOptions(
         args=command or (), env=env or (), user=user,
         workdir=workdir, interactive=interactive, tty=tty, detach=detach, privileged=privileged)
     sys.stdout.flush()
-    return exec_mod.exec_in(ctx.paths, ContainerStore(ctx.paths), container, opts)
+    from rootless.cli.quick_exit import leave
+
+    return leave(exec_mod.exec_in(ctx.paths, container, opts))
 
 
 def _find(ctx: Context, name: str, kinds: tuple[str, ...], size: bool) -> dict | None:

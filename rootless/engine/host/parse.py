@@ -8,7 +8,7 @@ tested table-driven without a kernel.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 #: filesystems a store root must not live on: overlay upper/work dirs fail or misbehave there
 #: (DESIGN.md "Data on disk"); the value is the kind named in the warning

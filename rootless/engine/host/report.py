@@ -9,7 +9,7 @@ docker-info-like text. No I/O here: every rule is tested table-driven.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.engine.host import parse
 

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+from rootless.plainclass import dataclass, field
 from pathlib import Path
 
 from rootless.errors import AuthError, RlError

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass, field
+from rootless.plainclass import dataclass, field
 from pathlib import Path
 
 from rootless.errors import RlError

@@ -6,7 +6,7 @@ Pure functions; the spellings are the OCI image index's (GOOS/GOARCH names: amd6
 from __future__ import annotations
 
 import platform as _platform
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.errors import RegistryError, UsageError
 

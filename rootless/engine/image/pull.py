@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.context import Context
 from rootless.engine.image import platform as plat

@@ -15,8 +15,7 @@ wording ("invalid reference format...").
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.errors import InvalidReference
 
@@ -37,10 +36,23 @@ _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
-_REFERENCE_RE = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
-_TAG_RE = re.compile(_TAG, re.ASCII)
-_DIGEST_RE = re.compile(_DIGEST, re.ASCII)
-_HEX64_RE = re.compile(r"[a-f0-9]{64}", re.ASCII)
+_HEX = frozenset("0123456789abcdef")
+_PATTERNS: dict = {}
+
+
+def _pattern(name: str):
+    """The compiled grammar, on first use: `re` (and `enum` with it) costs ~20 M instructions of
+    start-up, and `rl run` of an image already in the store finds it by `tag_key` without it."""
+    if not _PATTERNS:
+        import re
+
+        _PATTERNS.update(reference=re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII),
+                         tag=re.compile(_TAG, re.ASCII), digest=re.compile(_DIGEST, re.ASCII))
+    return _PATTERNS[name]
+
+
+def _is_hex64(text: str) -> bool:
+    return len(text) == 64 and _HEX.issuperset(text)
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def _check_digest(digest: str) -> None:
     algo, _, hexpart = digest.partition(":")
     if algo not in ("sha256", "sha384", "sha512"):
         raise InvalidReference("invalid reference format: unsupported digest algorithm")
-    if algo == "sha256" and not _HEX64_RE.fullmatch(hexpart):
+    if algo == "sha256" and not _is_hex64(hexpart):
         raise InvalidReference("invalid reference format: invalid checksum digest format")
 
 
@@ -122,7 +134,7 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
     """
     if not isinstance(text, str) or not text:
         raise InvalidReference("invalid reference format")
-    if _HEX64_RE.fullmatch(text):
+    if _is_hex64(text):
         raise InvalidReference(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings")
     domain, remainder = _split_domain(text)
@@ -130,7 +142,7 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
     if remote.lower() != remote:
         raise InvalidReference(f"invalid reference format: repository name ({remote}) must be lowercase")
     full = f"{domain}/{remainder}"
-    match = _REFERENCE_RE.fullmatch(full)
+    match = _pattern("reference").fullmatch(full)
     if match is None:
         raise InvalidReference("invalid reference format")
     name, tag, digest = match.groups()
@@ -146,13 +158,13 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
 
 def parse_tag(tag: str) -> str:
     """Validate a bare tag (as `rl tag` / `rl import REPO:TAG` need it)."""
-    if not _TAG_RE.fullmatch(tag or ""):
+    if not _pattern("tag").fullmatch(tag or ""):
         raise InvalidReference("invalid tag format")
     return tag
 
 
 def is_digest(text: str) -> bool:
-    return bool(_DIGEST_RE.fullmatch(text))
+    return bool(_pattern("digest").fullmatch(text))
 
 
 def try_parse(text: str) -> Reference | None:
@@ -160,3 +172,18 @@ def try_parse(text: str) -> Reference | None:
         return parse(text)
     except InvalidReference:
         return None
+
+
+def tag_key(text: str) -> str | None:
+    """The key `str(parse(text))` would give for a name or name:tag (no digest), by docker's
+    normalisation alone, without checking the grammar: how the image store finds an image it
+    holds without compiling the grammar (the key is only ever compared with keys `parse` made,
+    so a text outside the grammar finds nothing). None for a digest reference."""
+    if not isinstance(text, str) or not text or "@" in text:
+        return None
+    domain, remainder = _split_domain(text)
+    slash = remainder.rfind("/")
+    colon = remainder.rfind(":")
+    if colon <= slash:
+        remainder += ":" + DEFAULT_TAG
+    return f"{domain}/{remainder}"

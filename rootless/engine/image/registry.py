@@ -17,7 +17,7 @@ import json
 import ssl
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 from typing import Iterable, Iterator
 
 import httpx

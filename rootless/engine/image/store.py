@@ -14,18 +14,22 @@ Name resolution follows docker: a reference first (name, name:tag, name@digest),
 from __future__ import annotations
 
 import fcntl
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO, Iterator
+from rootless.plainclass import dataclass, field
 
-from rootless.engine.image import layerstore
-from rootless.engine.image.digest import VerifyingWriter, chain_ids, copy_verified, is_sha256, sha256_bytes
-from rootless.engine.image.reference import Reference, try_parse
+from rootless.engine.image import digest as digests
+from rootless.engine.image.digest import is_sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # layerstore (tempfile, shutil, subprocess) loads only when layers are written
+    from typing import BinaryIO, Iterator
+
+    from rootless.engine.image import layerstore
+from rootless.engine.image.reference import Reference, tag_key, try_parse
 from rootless.errors import ImageNotFound, StorageError
+from rootless.paths import Path  # pathlib.Path, loaded on first use (start-up)
 
 MANIFEST_OCI = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_OCI = "application/vnd.oci.image.config.v1+json"
@@ -84,7 +88,8 @@ class ImageStore:
     # --- the index ----------------------------------------------------------------------------
     def _read(self) -> dict:
         try:
-            data = json.loads(self.paths.images_json.read_text())
+            with open(self.paths.images_json_file(), "rb") as f:
+                data = json.loads(f.read())
         except FileNotFoundError:
             data = {}
         except ValueError as e:
@@ -94,8 +99,12 @@ class ImageStore:
         data.setdefault("tags", {})
         return data
 
-    @contextmanager
     def _update(self) -> Iterator[dict]:
+        from contextlib import contextmanager  # here: only writers pay for contextlib
+
+        return contextmanager(self._update_steps)()
+
+    def _update_steps(self) -> Iterator[dict]:
         """Read-modify-write images.json under its lock; replaced atomically at the end."""
         self.paths.locks.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.paths.locks / "images.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -120,7 +129,8 @@ class ImageStore:
 
     def _config(self, image_id: str) -> dict:
         try:
-            return json.loads(self.paths.blob(image_id).read_bytes())
+            with open(self.paths.blob_file(image_id), "rb") as f:
+                return json.loads(f.read())
         except FileNotFoundError:
             raise StorageError(f"config blob of image {image_id} is missing",
                                "remove the image and pull it again") from None
@@ -161,20 +171,20 @@ class ImageStore:
     def put_blob(self, data: bytes | BinaryIO, digest: str | None = None, size: int | None = None) -> str:
         """Store bytes (or a stream) verified against `digest` if given; returns the digest."""
         if isinstance(data, (bytes, bytearray)):
-            actual = sha256_bytes(bytes(data))
+            actual = digests.sha256_bytes(bytes(data))
             if digest is not None and actual != digest:
                 from rootless.engine.image.digest import DigestMismatch
 
                 raise DigestMismatch(f"digest mismatch: expected {digest}, got {actual}")
             if not self.has_blob(actual):
-                with VerifyingWriter(self.paths.blob(actual), actual) as w:
+                with digests.VerifyingWriter(self.paths.blob(actual), actual) as w:
                     w.write(bytes(data))
                     w.commit()
             return actual
-        return copy_verified(data, self.paths.blob(digest), digest, size) if digest else self._put_stream(data)
+        return digests.copy_verified(data, self.paths.blob(digest), digest, size) if digest else self._put_stream(data)
 
     def _put_stream(self, stream: BinaryIO) -> str:
-        with VerifyingWriter(self.paths.blobs / "unknown") as w:
+        with digests.VerifyingWriter(self.paths.blobs / "unknown") as w:
             while chunk := stream.read(1 << 20):
                 w.write(chunk)
             w.dest = self.paths.blob(w.digest)
@@ -192,7 +202,7 @@ class ImageStore:
 
     def layer_lock(self, chain_id: str):
         """The per-chain_id lock (a context manager); writers and removers hold it."""
-        return layerstore.layer_lock(self.paths, chain_id)
+        return _layerstore().layer_lock(self.paths, chain_id)
 
     def unpack_layer(self, chain_id: str, stream: BinaryIO, diff_id: str | None = None, *,
                      locked: bool = True) -> dict:
@@ -202,7 +212,7 @@ class ImageStore:
         stream that verifies its own digests (then `diff_id` None skips hashing here). Returns
         {"diff_id", "notes", "size", "unpacked"}.
         """
-        with layerstore.LayerWriter(self.paths, self.mapping, chain_id, diff_id, locked=locked,
+        with _layerstore().LayerWriter(self.paths, self.mapping, chain_id, diff_id, locked=locked,
                                     hashing=diff_id is not None) as writer:
             if writer.needed:
                 writer.copy_from(stream)
@@ -218,9 +228,9 @@ class ImageStore:
         from rootless.engine.image.archive import LAYER_TAR
 
         self.paths.blobs.mkdir(parents=True, exist_ok=True)
-        with VerifyingWriter(self.paths.blobs / "layer") as blob:
+        with digests.VerifyingWriter(self.paths.blobs / "layer") as blob:
             head = b""
-            with layerstore.LayerWriter(self.paths, self.mapping, None) as writer:
+            with _layerstore().LayerWriter(self.paths, self.mapping, None) as writer:
                 while chunk := stream.read(1 << 20):
                     head = head or chunk[:4]
                     blob.write(chunk)
@@ -234,19 +244,27 @@ class ImageStore:
 
     def ensure_layer(self, chain_id: str, diff_id: str | None, source) -> dict:
         """Take the lock, and unpack `source` (path or stream) unless the layer exists."""
-        return layerstore.ensure_layer(self.paths, self.mapping, chain_id, diff_id, source)
+        return _layerstore().ensure_layer(self.paths, self.mapping, chain_id, diff_id, source)
 
     def layer_dirs(self, image: Image) -> list[Path]:
         """The unpacked layer dirs of `image`, bottom-most first."""
-        dirs = [self.paths.layer(c) for c in image.chain_ids]
-        missing = [str(d) for d in dirs if not d.is_dir()]
+        return [Path(d) for d in self.layer_dir_names(image)]
+
+    def layer_dir_names(self, image: Image) -> list[str]:
+        """layer_dirs as strings (the run path: no pathlib)."""
+        dirs = [self.paths.layer_dir(c) for c in image.chain_ids]
+        missing = [d for d in dirs if not os.path.isdir(d)]
         if missing:
             raise StorageError(f"image {image.short_id}: layer {missing[0]} is missing",
                                "remove the image and pull it again")
         return dirs
 
     def layer_size(self, chain_id: str) -> int:
-        return int(layerstore.read_meta(self.paths, chain_id).get("size") or 0)
+        try:  # the layer's meta file (layerstore.write_meta), read here without loading layerstore
+            with open(self.paths.layer_meta_file(chain_id), "rb") as f:
+                return int(json.loads(f.read()).get("size") or 0)
+        except (OSError, ValueError, AttributeError):
+            return 0
 
     def image_size(self, image: Image) -> int:
         return sum(self.layer_size(c) for c in image.chain_ids)
@@ -279,7 +297,7 @@ class ImageStore:
             manifest_raw = make_manifest(image_id, len(config_raw), layers or [])
         manifest_digest = self.put_blob(manifest_raw)
         manifest = json.loads(manifest_raw)
-        chains = chain_ids((config.get("rootfs") or {}).get("diff_ids") or [])
+        chains = digests.chain_ids((config.get("rootfs") or {}).get("diff_ids") or [])
         missing = [c for c in chains if not self.has_layer(c)]
         if missing:
             raise StorageError(f"image {image_id[7:19]}: layer {missing[0]} is not unpacked")
@@ -379,6 +397,9 @@ def make_manifest(config_digest: str, config_size: int, layers: list[dict]) -> b
 
 def _lookup(data: dict, text: str) -> str:
     """docker's order: reference, then full id, then unique id prefix."""
+    fast = tag_key(text)  # an image the store holds under this name: found without the grammar
+    if fast is not None and fast in data["tags"]:
+        return data["tags"][fast]
     ref = try_parse(text)
     if ref is not None:
         found = _by_reference(data, ref)
@@ -410,3 +431,9 @@ def _by_reference(data: dict, ref: Reference) -> str | None:
 
 def is_full_id(text: str) -> bool:
     return is_sha256(text if text.startswith("sha256:") else f"sha256:{text}")
+
+
+def _layerstore():
+    from rootless.engine.image import layerstore
+
+    return layerstore

@@ -9,12 +9,13 @@ forwarded, stdin's EOF sent as ^D. Returns the container's exit status; the reco
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the C module: `signal` loads enum (start-up, docs/performance.md)
 
 from rootless.context import Context
 from rootless.engine.container_store import ContainerStore
 from rootless.engine.lifecycle import launch, truth
 from rootless.errors import InvalidState
+from rootless.runtime.children import wait_status
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -58,7 +59,7 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
             finally:
                 os.close(st.pty_master)
         else:
-            status = _wait(st.pid)
+            status = wait_status(st.pid)
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
@@ -70,10 +71,3 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
         launch.record_exit(ctx.paths, store, record["Id"], code)
     return code
 
-
-def _wait(pid: int) -> int:
-    while True:
-        try:
-            return os.waitpid(pid, 0)[1]
-        except InterruptedError:
-            continue

@@ -11,12 +11,12 @@ writes the end (ExitCode, FinishedAt) and deletes the runtime's state.
 from __future__ import annotations
 
 import os
-import signal
 
 from rootless.engine.container_store import ContainerStore, now_rfc3339
 from rootless.engine.lifecycle import truth
 from rootless.errors import RlError
 from rootless.paths import Paths, ensure_private_dir
+from rootless.runtime.children import reap
 
 
 def exit_code(wait_status: int) -> int:
@@ -32,13 +32,13 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
     from rootless.runtime import container as runtime
 
     cid = record["Id"]
-    ensure_private_dir(paths.runroot)
-    state_dir = paths.oci_state
+    ensure_private_dir(paths.runroot_dir)
+    state_dir = paths.oci_state_dir()
     runtime.delete(state_dir, cid, force=True)  # a stale state of an earlier, crashed run
-    bundle = paths.container(cid)
+    bundle = paths.container_dir(cid)
     from rootless.engine.net import joined, stack as netstack  # owner: network engineer
 
-    plan = netstack.plan(record)
+    plan = netstack.plan(record, paths)  # paths: user networks (owner: network engineer)
     joined.prepare(paths, store, record, bundle)  # --network container:X (owner: network II)
     bound = netstack.bind(plan)  # a port in use or below 1024: an error before anything starts
     store.set_state(cid, Monitor=truth.own_identity(), Process=None, Error="")
@@ -49,15 +49,16 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
             listener.close()
         record_exit(paths, store, cid, e.exit_code if e.exit_code in (126, 127) else 125, e.message)
         raise
-    store.set_state(cid, Pid=st.pid, Process=truth.identity(st.pid))
+    process = truth.identity(st.pid)  # before the command runs: a quick exit leaves a zombie
     st.network = None
     try:
         # the namespaces exist, the command has not run: slirp4netns/pasta and the forwarder now
-        st.network = netstack.start(paths.slirp_socket(cid), st.pid, plan, bound)
+        api_socket = paths.slirp_socket(cid) if plan.mode == "slirp4netns" else None
+        st.network = netstack.start(api_socket, st.pid, plan, bound)
         runtime.start(state_dir, cid)
     except RlError as e:
         stop_network(st)
-        _reap(st.pid)
+        reap(st.pid, kill=False)
         if st.pty_master is not None:
             os.close(st.pty_master)
         code = e.exit_code if e.exit_code in (126, 127) else 125
@@ -65,8 +66,11 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
         raise
 
     def running(rec: dict) -> None:
+        # Pid is written with "running" only: until then the process (created, not started) dies
+        # with this one (PR_SET_PDEATHSIG), and the runtime's state holds its pid for `rm -f`
         rec["State"].update(Status="running", Running=True, Restarting=False, Paused=False,
-                            StartedAt=now_rfc3339(), ExitCode=0, Error="")
+                            StartedAt=now_rfc3339(), ExitCode=0, Error="", Pid=st.pid,
+                            Process=process)
         rec["Driver"] = st.rootfs_driver or rec.get("Driver", "")
         rec["NetworkSettings"] = st.network.network_settings()
         rec.setdefault("Rl", {})["NetworkHelpers"] = st.network.pids()
@@ -99,15 +103,7 @@ def drop_runtime_state(paths: Paths, cid: str) -> None:
     from rootless.runtime import container as runtime
 
     try:
-        runtime.delete(paths.oci_state, cid, force=True)
+        runtime.delete(paths.oci_state_dir(), cid, force=True)
     except (RlError, OSError):
         pass
 
-
-def _reap(pid: int) -> None:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == 0:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    except (ChildProcessError, ProcessLookupError):
-        pass

@@ -19,18 +19,56 @@ def _mapping(record: dict):
         return idmap.choose("")
 
 
-def remove_files(paths: Paths, record: dict) -> None:
-    """Drop the record and every file of the container (and the runtime's state for it)."""
+def remove_files(paths: Paths, record: dict, *, detach: bool = False) -> None:
+    """Drop the record and every file of the container (and the runtime's state for it).
+
+    With `detach` (`rl run --rm` in the foreground) the container's directory is renamed out of
+    the store at once, so no listing shows it and its name is free, and a detached process
+    deletes the files: the caller does not wait for the file system (docs/performance.md)."""
     from rootless.runtime import container as runtime
-    from rootless.engine.storage.rootfs import remove_tree
 
     store = ContainerStore(paths)
     store.forget(record["Id"])
     try:
-        runtime.delete(paths.oci_state, record["Id"], force=True)
+        runtime.delete(paths.oci_state_dir(), record["Id"], force=True)
     except (RlError, OSError):
         pass
-    remove_tree(paths.container(record["Id"]), _mapping(record))
+    directory, mapping = paths.container_dir(record["Id"]), _mapping(record)
+    if detach and _delete_detached(paths, directory, mapping):
+        return
+    from rootless.engine.storage.rootfs import remove_tree
+
+    remove_tree(directory, mapping)
+
+
+def _delete_detached(paths: Paths, directory, mapping) -> bool:
+    """Rename `directory` to Paths.tmp/container-<id>-rm and delete it in a detached process
+    (its own session, stdio on /dev/null, no inherited descriptors). False if the rename failed:
+    the caller deletes it itself. A leftover of a killed deleter is removed by `rl system prune`."""
+    import os
+
+    doomed = os.path.join(paths.tmp_dir(), f"container-{os.path.basename(directory)}-rm")
+    try:
+        os.makedirs(paths.tmp_dir(), exist_ok=True)
+        os.rename(directory, doomed)
+    except OSError:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.closerange(3, 1 << 16)
+                from rootless.engine.storage.rootfs import remove_tree
+
+                remove_tree(doomed, mapping)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    return True
 
 
 def remove(ctx: Context, store: ContainerStore, record: dict, force: bool = False) -> None:

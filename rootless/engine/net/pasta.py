@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.engine.net import slirp
 from rootless.engine.net.slirp import ADDRESS, DNS, GATEWAY, MTU

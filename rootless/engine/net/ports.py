@@ -14,15 +14,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.errors import InvalidPortSpec, RlError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 PROTOCOLS = ("tcp", "udp", "sctp")
-_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Bound:
 
 def _uint16(text: str) -> int:
     """Go's strconv.ParseUint(text, 10, 16): digits only, at most 65535."""
-    if not _DIGITS.fullmatch(text):
+    if not (text.isascii() and text.isdigit()):  # [0-9]+ (without `re`: start-up)
         raise ValueError(text)
     value = int(text)
     if value > 65535:
@@ -116,6 +116,8 @@ def _host_ip(ip: str) -> str:
 
 
 def _is_ip(text: str) -> bool:
+    import ipaddress  # only for an address in a -p spec (start-up)
+
     try:
         ipaddress.ip_address(text)
     except ValueError:

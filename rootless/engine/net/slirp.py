@@ -20,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 from pathlib import Path
 
 from rootless.errors import NetworkSetupError

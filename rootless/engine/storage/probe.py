@@ -9,9 +9,9 @@ mapping mode, kernel release, store filesystem device), so `rl run` pays for the
 
 from __future__ import annotations
 
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.errors import StorageError
 from rootless.paths import Paths
@@ -26,7 +26,10 @@ class DriverChoice:
 
 
 def _key(paths: Paths, mapping) -> str:
-    dev = os.stat(paths.root).st_dev if paths.root.exists() else 0
+    try:
+        dev = os.stat(paths.root_dir).st_dev
+    except OSError:
+        dev = 0
     return f"{os.getuid()}:{mapping.mode}:{os.uname().release}:{dev}"
 
 
@@ -69,10 +72,11 @@ def choose(paths: Paths, mapping, env: dict[str, str] | None = None) -> DriverCh
         if forced not in DRIVERS:
             raise StorageError(f"RL_STORAGE_DRIVER={forced} is not a rootfs driver", f"one of {', '.join(DRIVERS)}")
         return DriverChoice(forced, "forced by RL_STORAGE_DRIVER")
-    paths.root.mkdir(parents=True, exist_ok=True)
+    os.makedirs(paths.root_dir, exist_ok=True)
     key = _key(paths, mapping)
     try:
-        cached = json.loads(paths.storage_driver_file.read_text())
+        with open(paths.storage_driver_json(), "rb") as f:
+            cached = json.loads(f.read())
         if cached.get("key") == key and cached.get("driver") in DRIVERS:
             return DriverChoice(cached["driver"], cached.get("reason", ""))
     except (OSError, ValueError):

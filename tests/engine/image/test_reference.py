@@ -98,3 +98,35 @@ def test_parse_only_raises_invalid_reference_and_is_stable(text: str) -> None:
     assert again == ref
     assert str(parse(str(again))) == str(ref)
     assert parse(ref.familiar()) == ref
+
+
+@pytest.mark.parametrize("text,full,familiar", [n for n in NORMALISED if "@" not in n[0]])
+def test_tag_key_is_the_normalised_reference(text: str, full: str, familiar: str) -> None:
+    from rootless.engine.image.reference import tag_key
+
+    assert tag_key(text) == full
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=REFERENCE_ALPHABET, max_size=40)))
+def test_tag_key_agrees_with_parse_and_never_names_what_parse_refuses(text: str) -> None:
+    """The image store finds an image by tag_key without the grammar: for a reference parse
+    accepts it is parse's key, and for a text parse refuses it is no key parse would ever make
+    (so such a text finds nothing in the store)."""
+    from rootless.engine.image.reference import tag_key
+
+    key = tag_key(text)
+    try:
+        ref = parse(text)
+    except InvalidReference:
+        if key is not None:
+            try:
+                canonical = str(parse(key))
+            except InvalidReference:
+                return
+            assert canonical != key, text
+        return
+    if ref.digest:
+        assert key is None
+    else:
+        assert key == str(ref)

@@ -38,6 +38,22 @@ def test_run_rm_leaves_nothing(env, network):
     assert _leftovers(env) == []
 
 
+def test_run_rm_files_are_deleted_by_a_detached_process(env):
+    """`rl run --rm` renames the container's directory out of the store and a detached process
+    deletes it: the files are gone soon after, and the deleter holds none of our pipes open
+    (subprocess.run with captured output returns as soon as rl exits)."""
+    import time
+
+    done = rl.run_rl("run", "--rm", "--network=none", "busybox", "sh", "-c", "echo data > /written", env=env)
+    assert done.returncode == 0, done.stderr
+    tmp = Path(env["RL_ROOT"]) / "tmp"
+    deadline = time.monotonic() + 20
+    while list(tmp.glob("container-*-rm")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp.glob("container-*-rm")) == []
+    assert _leftovers(env) == []
+
+
 def test_start_attached_records_the_exit_and_clears_manual_stop(env):
     """`rl stop` marks the record ManuallyStopped; a later `rl start -a` clears it and records the
     new exit (the mark is only rewritten when set: a fresh container has none)."""
