@@ -25,7 +25,24 @@ def prune(ctx: Context, all_images: bool = False) -> tuple[list[str], list, int]
     removed = prune_containers(ctx, store)
     images = image_store(ctx, id_mapping())
     deleted, freed = images.prune(all=all_images, in_use=store.images_in_use())
+    _remove_stale_deletions(ctx)
     return removed, deleted, freed
+
+
+def _remove_stale_deletions(ctx: Context, age: float = 60.0) -> None:
+    """What a killed `rl run --rm` deleter left in Paths.tmp (container-<id>-rm, older than `age`
+    seconds, so a deleter still at work is left alone)."""
+    import time
+
+    from rootless.engine.containers import id_mapping
+    from rootless.engine.storage.rootfs import remove_tree
+
+    for path in ctx.paths.tmp.glob("container-*-rm"):
+        try:
+            if time.time() - path.lstat().st_mtime > age:
+                remove_tree(path, id_mapping())
+        except (RlError, OSError):
+            pass
 
 
 def reset(ctx: Context) -> list[str]:
@@ -41,6 +58,8 @@ def reset(ctx: Context) -> list[str]:
             remove(ctx, store, record, force=True)
         except RlError as e:
             left.append(f"container {record['Id'][:12]}: {e.message}")
+    from rootless.engine.net.holder import stop as stop_networks  # owner: network engineer
+    stop_networks(ctx.paths)  # the user networks' namespace holder, its slirp4netns and DNS
     mapping = id_mapping()
     for path in (ctx.paths.root, ctx.paths.oci_state):
         try:

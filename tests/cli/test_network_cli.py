@@ -69,16 +69,46 @@ def test_inspect(rlx):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("create", "appnet"), "user-defined networks are not supported yet"),
-    (("create", "--subnet", "10.9.0.0/24", "appnet"), "user-defined networks are not supported yet"),
     (("create", "bridge"), "network with name bridge already exists"),
-    (("rm", "appnet"), "user-defined networks are not supported yet"),
+    (("create", "bad name"), "invalid network name"),
+    (("create", "--driver", "macvlan", "mv"), "network driver macvlan is not supported"),
+    (("create", "--subnet", "10.9.0.0/33", "n"), "invalid subnet"),
+    (("create", "--subnet", "10.9.0.1/24", "n"), "host bits set"),
+    (("create", "--subnet", "10.9.0.0/24", "--gateway", "10.9.0.2", "n"), "reserved for the user-mode stack"),
+    (("rm", "appnet"), "network appnet not found"),
     (("rm", "bridge"), "bridge is a pre-defined network and cannot be removed"),
-    (("connect", "appnet", "web"), "user-defined networks are not supported yet"),
-    (("disconnect", "appnet", "web"), "user-defined networks are not supported yet"),
+    (("connect", "appnet", "web"), "network appnet not found"),
+    (("connect", "bridge", "web"), "cannot connect a container to the predefined network bridge"),
+    (("disconnect", "appnet", "web"), "network appnet not found"),
 ])
-def test_user_defined_networks_refused(rlx, args, message):
+def test_network_errors(rlx, args, message):
     done = rlx("network", *args)
     assert done.returncode == 1
     assert message in done.stderr
+    assert rlx("network", "ls", "-q").stdout.split() == [sha(n)[:12] for n in ("bridge", "host", "none")]
+
+
+def test_create_ls_inspect_rm_user_network(rlx):
+    created = rlx("network", "create", "--subnet", "10.77.0.0/24", "--label", "tier=db", "appnet")
+    assert created.returncode == 0, created.stderr
+    nid = created.stdout.strip()
+    assert len(nid) == 64 and int(nid, 16) >= 0
+    try:
+        rows = rlx("network", "ls").stdout.splitlines()
+        assert rows[1].split() == [nid[:12], "appnet", "bridge", "local"]
+        assert rlx("network", "ls", "-q", "-f", "label=tier=db", "--no-trunc").stdout.split() == [nid]
+        assert rlx("network", "ls", "-q", "-f", "label=tier=web").stdout == ""
+        assert rlx("network", "inspect", "-f", "{{.Id}}", nid[:10]).stdout.strip() == nid
+        shown = json.loads(rlx("network", "inspect", "appnet").stdout)[0]
+        assert shown["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/24", "Gateway": "10.77.0.1"}]
+        assert shown["Labels"] == {"tier": "db"} and shown["Internal"] is False and shown["Containers"] == {}
+        again = rlx("network", "create", "appnet")
+        assert again.returncode == 1 and "network with name appnet already exists" in again.stderr
+        overlap = rlx("network", "create", "--subnet", "10.77.0.0/16", "other")
+        assert overlap.returncode == 1 and "overlaps" in overlap.stderr
+        # connect of a container that does not exist
+        missing = rlx("network", "connect", "appnet", "nosuchcontainer")
+        assert missing.returncode == 1 and "nosuchcontainer" in missing.stderr
+    finally:
+        assert rlx("network", "rm", "appnet").stdout == "appnet\n"
     assert rlx("network", "ls", "-q").stdout.split() == [sha(n)[:12] for n in ("bridge", "host", "none")]

@@ -1,5 +1,5 @@
-"""Declarations: `rl network ls|inspect` (the predefined networks) and docker's `create|rm|connect|
-disconnect`, which fail clearly until user-defined networks exist."""
+"""Declarations: `rl network ls|inspect|create|rm|prune|connect|disconnect` (the predefined networks
+bridge, host, none and user-defined networks with name resolution)."""
 
 from __future__ import annotations
 
@@ -39,26 +39,32 @@ def register(app: typer.Typer) -> None:
                gateway: Annotated[Many, typer.Option("--gateway", help="Gateway for the subnet")] = None,
                internal: Annotated[bool, typer.Option("--internal", help="No external access")] = False,
                label: Annotated[Many, typer.Option("--label", help="Metadata")] = None) -> None:
-        """Create a network (user-defined networks are not supported yet)."""
+        """Create a network."""
 
     @network.command("rm")
     @implemented_by("networks:rm")
     def rm(networks: Annotated[list[str], typer.Argument(metavar="NETWORK...")],
            force: Annotated[bool, typer.Option("--force", "-f", help="No error for missing networks")] = False) -> None:
-        """Remove one or more networks (user-defined networks are not supported yet)."""
+        """Remove one or more networks."""
 
     @network.command("connect")
     @implemented_by("networks:connect")
     def connect(network_name: Annotated[str, typer.Argument(metavar="NETWORK")],
                 container: Annotated[str, typer.Argument(metavar="CONTAINER")],
                 alias: Annotated[Many, typer.Option("--alias", help="Network-scoped alias")] = None) -> None:
-        """Connect a container to a network (user-defined networks are not supported yet)."""
+        """Connect a container to a network."""
 
     @network.command("disconnect")
     @implemented_by("networks:disconnect")
     def disconnect(network_name: Annotated[str, typer.Argument(metavar="NETWORK")],
                    container: Annotated[str, typer.Argument(metavar="CONTAINER")],
                    force: Annotated[bool, typer.Option("--force", "-f", help="Force")] = False) -> None:
-        """Disconnect a container from a network (user-defined networks are not supported yet)."""
+        """Disconnect a container from a network."""
+
+    @network.command("prune")
+    @implemented_by("networks:prune")
+    def prune(force: Annotated[bool, typer.Option("--force", "-f", help="Do not prompt for confirmation")] = False,
+              filter: Annotated[Many, typer.Option("--filter", help="name=, id=, label=...")] = None) -> None:
+        """Remove all unused networks."""
 
     app.add_typer(network, name="network")

@@ -10,14 +10,15 @@ joined container takes the target's hostname, /etc/hosts and /etc/resolv.conf.
 
 from __future__ import annotations
 
-import json
+from rootless import fastjson as json  # start-up: no re/enum (rootless/fastjson.py)
 import os
-from pathlib import Path
 
 from rootless.errors import NetworkSetupError, UsageError
+from rootless.paths import Path  # pathlib.Path, loaded on first use (start-up)
 
 PREFIX = "container:"
 ETC_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
+USER_MODES_AND_BUILTIN = ("", "bridge", "default", "slirp4netns", "pasta", "host", "none", "private")
 PUBLISH_CONFLICT = "conflicting options: port publishing and the container type network mode"
 
 
@@ -85,7 +86,13 @@ def _shared_identity(config: dict, target_config: dict) -> dict:
 
 def prepare(paths, store, record: dict, bundle: Path) -> None:
     """Before the runtime creates a container in container mode: check that the target runs and
-    rewrite the bundle's config.json to join its namespaces (nothing for other modes)."""
+    rewrite the bundle's config.json to join its namespaces (nothing for other modes). A container
+    on user networks joins the holder's user namespace instead (endpoints.prepare)."""
+    mode = (record.get("HostConfig") or {}).get("NetworkMode") or ""
+    if (record.get("Rl") or {}).get("Endpoints") or (mode not in USER_MODES_AND_BUILTIN and not mode.startswith(PREFIX)):
+        from rootless.engine.net import endpoints
+
+        endpoints.prepare(paths, record, bundle)
     tid = target_id(record)
     if tid is None:
         return

@@ -1,6 +1,6 @@
 """The network of one container run: the calls the container lifecycle makes, in this order.
 
-    plan = stack.plan(record)                   # HostConfig.NetworkMode/PortBindings/PublishAllPorts
+    plan = stack.plan(record, paths)            # HostConfig.NetworkMode/PortBindings/PublishAllPorts
     listeners = stack.bind(plan)                # before anything starts: port in use, port < 1024
     st = runtime.create(...)                    # the container's namespaces exist, nothing exec'd
     running = stack.start(paths, cid, st.pid, plan, listeners)   # slirp4netns/pasta + forwarder
@@ -12,7 +12,10 @@
 Modes (HostConfig.NetworkMode): "bridge" (docker's name for the default), "slirp4netns" and
 "default" -> slirp4netns (pasta when slirp4netns is absent); "pasta"; "host" (no namespace:
 published ports are discarded, as docker does, with its warning); "none" (loopback only);
-"container:<id>" (the namespace of another container: nothing to start). Both user-mode stacks
+"container:<id>" (the namespace of another container: nothing to start); any other name is a
+user-defined network, mode "usernet" (endpoints.py: a veth to its bridge in the holder's namespace,
+whose slirp4netns is the way out; more user networks may come from `rl network connect`, on top of
+any mode with a namespace of its own; they need `paths` in plan()). Both user-mode stacks
 give the container 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3 (`slirp.resolv_conf()`,
 `slirp.hosts()` write the matching files). Everything started here dies with the caller
 (PR_SET_PDEATHSIG) and with the container (the forwarder's pidfd; slirp4netns' exit fd).
@@ -20,13 +23,18 @@ give the container 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3 (`slirp.resolv_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from rootless.plainclass import dataclass, field
 
-from rootless.engine.net import forwarder, listeners, pasta, ports, slirp
-from rootless.engine.net.listeners import Listener
-from rootless.engine.net.ports import Bound, PortMapping
+from rootless.engine.net import ports
 from rootless.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the helpers' modules load only when a stack or a port needs them (start-up)
+    from pathlib import Path
+
+    from rootless.engine.net import forwarder, pasta, slirp
+    from rootless.engine.net.listeners import Listener
+    from rootless.engine.net.ports import Bound, PortMapping
 
 USER_MODE = ("bridge", "default", "slirp4netns", "pasta")
 HOST_WARNING = "WARNING: Published ports are discarded when using host network mode"
@@ -38,6 +46,11 @@ class Plan:
     mappings: tuple[PortMapping, ...] = ()
     exposed: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # user networks (endpoints.py): the store's paths, the container, [(network, aliases)]
+    paths: object = field(default=None, compare=False)
+    cid: str = ""
+    name: str = ""
+    networks: tuple = ()
 
 
 def stack_for(network_mode: str) -> str:
@@ -50,12 +63,30 @@ def stack_for(network_mode: str) -> str:
     if mode == "private":  # rl's name for a namespace with loopback only
         return "none"
     if mode in USER_MODE:
+        from rootless.engine.net import pasta, slirp
+
         return "slirp4netns" if slirp.find() or not pasta.find() else "pasta"
+    if _user_network(mode):
+        return "usernet"  # a user-defined network (rl network create): endpoints.py
     raise UsageError(f"network {mode} not found", "use bridge, host, none, pasta, slirp4netns or container:NAME")
 
 
-def plan(record: dict) -> Plan:
-    """What to set up for a container record (pure but for which stack binaries exist)."""
+def _user_network(mode: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", mode)) and mode not in ("default", "private")
+
+
+def plan(record: dict, paths=None) -> Plan:
+    """What to set up for a container record (pure but for which stack binaries exist). With
+    `paths`, the user networks it is attached to are resolved (NetworkNotFound when one is gone)."""
+    if paths is not None and (stack_for((record.get("HostConfig") or {}).get("NetworkMode") or "") == "usernet"
+                              or (record.get("Rl") or {}).get("Endpoints")):
+        from rootless.engine.net import endpoints
+
+        p = plan(record)
+        return Plan(p.mode, p.mappings, p.exposed, p.warnings, paths=paths, cid=record.get("Id", ""),
+                    name=(record.get("Name") or "").lstrip("/"), networks=tuple(endpoints.resolve(paths, record)))
     host_config = record.get("HostConfig", {})
     mode = stack_for(host_config.get("NetworkMode", "bridge"))
     mappings = ports.mappings_from_bindings(host_config.get("PortBindings") or {})
@@ -72,6 +103,10 @@ def plan(record: dict) -> Plan:
 
 def bind(p: Plan) -> list[Listener]:
     """Bind the published ports on the host (PublishError: nothing is left bound)."""
+    if not p.mappings:
+        return []
+    from rootless.engine.net import listeners
+
     return listeners.bind_published(p.mappings)
 
 
@@ -84,6 +119,7 @@ class Running:
     stack: slirp.Slirp | pasta.Pasta | None = None
     forwarder: forwarder.ForwarderProcess | None = None
     bound: list[Bound] = field(default_factory=list)
+    attached: list = field(default_factory=list)  # [(network, endpoint)] on user networks
 
     def pids(self) -> list[int]:
         """The helper processes (slirp4netns or pasta, the forwarder) while they run."""
@@ -96,13 +132,23 @@ class Running:
         if self.stack is not None:
             self.stack.stop()
             self.stack = None
+        if self.attached:
+            from rootless.engine.net import endpoints
+
+            endpoints.release_all(self.plan.paths, self.plan.cid, [n for n, _ in self.attached])
+            self.attached = []
 
     def network_settings(self) -> dict:
         """docker's NetworkSettings for `rl inspect` (Ports drives `rl ps` and `rl port`)."""
         user_mode = self.plan.mode in ("slirp4netns", "pasta")
-        address = slirp.ADDRESS if user_mode else ""
-        gateway = slirp.GATEWAY if user_mode else ""
+        address = gateway = ""
+        if user_mode:
+            from rootless.engine.net import slirp
+
+            address, gateway = slirp.ADDRESS, slirp.GATEWAY
         name = {"slirp4netns": "bridge", "pasta": "pasta"}.get(self.plan.mode, self.plan.mode)
+        if self.attached:
+            return self._user_network_settings(user_mode, address, gateway, name)
         return {
             "Bridge": "", "SandboxID": "", "HairpinMode": False,
             "SandboxKey": f"/proc/{self.pid}/ns/net" if self.plan.mode != "host" else "",
@@ -115,6 +161,21 @@ class Running:
         }
 
 
+    def _user_network_settings(self, user_mode: bool, address: str, gateway: str, name: str) -> dict:
+        """docker's NetworkSettings of a container on user networks (one entry per network; the
+        top-level address fields are docker's default-bridge ones: empty unless slirp4netns too)."""
+        from rootless.engine.net import endpoints
+
+        networks = {n["Name"]: endpoints.settings(n, ep) for n, ep in self.attached}
+        if user_mode:
+            networks = {name: {"NetworkID": "", "EndpointID": "", "Gateway": gateway, "IPAddress": address,
+                               "IPPrefixLen": 24, "MacAddress": "", "Aliases": None}, **networks}
+        return {"Bridge": "", "SandboxID": "", "HairpinMode": False, "SandboxKey": f"/proc/{self.pid}/ns/net",
+                "Ports": ports.network_ports(self.plan.exposed, self.bound), "Gateway": gateway,
+                "IPAddress": address, "IPPrefixLen": 24 if user_mode else 0, "MacAddress": "",
+                "Networks": networks}
+
+
 def start(api_socket: Path | None, pid: int, p: Plan, bound: list[Listener]) -> Running:
     """Start the user-mode stack and the forwarder for the container whose first process is `pid`
     (created, not yet started). Closes `bound` (the forwarder holds them). On failure everything
@@ -122,12 +183,24 @@ def start(api_socket: Path | None, pid: int, p: Plan, bound: list[Listener]) -> 
     running = Running(p, pid, bound=[b.bound for b in bound])
     try:
         if p.mode == "slirp4netns":
+            from rootless.engine.net import slirp
+
             if api_socket is not None:
                 api_socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             running.stack = slirp.start(pid, api_socket=api_socket)
         elif p.mode == "pasta":
+            from rootless.engine.net import pasta
+
             running.stack = pasta.start(pid)
+        if p.networks:
+            from rootless.engine.net import endpoints, holder
+
+            info = holder.current(p.paths) or holder.ensure(p.paths)
+            running.attached = endpoints.attach_all(p.paths, info, p.cid, p.name, pid, p.networks,
+                                                    first_route=p.mode == "usernet")
         if bound:
+            from rootless.engine.net import forwarder
+
             running.forwarder = forwarder.spawn(pid, bound)
     except BaseException:
         running.stop()

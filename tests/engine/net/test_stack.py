@@ -42,9 +42,15 @@ def test_plan_refuses_ports_without_a_namespace_of_its_own(mode):
         stack.plan(_record(mode, bindings={"80/tcp": [{}]}))
 
 
-def test_plan_unknown_network():
-    with pytest.raises(UsageError, match="network nosuch not found"):
-        stack.plan(_record("nosuch"))
+def test_plan_unknown_network(tmp_path):
+    from rootless.errors import NetworkNotFound
+    from rootless.paths import Paths
+
+    paths = Paths(tmp_path / "root", tmp_path / "run", tmp_path / "cfg", tmp_path)
+    with pytest.raises(NetworkNotFound, match="network nosuch not found"):
+        stack.plan(_record("nosuch"), paths)  # a user network's name, but none by that name
+    with pytest.raises(UsageError, match="network a/b not found"):
+        stack.plan(_record("a/b"))
 
 
 @pytest.mark.integration
