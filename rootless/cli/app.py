@@ -26,6 +26,7 @@ DECLARATIONS = (
     "networks",
     "exec",
     "volume",
+    "stats",
     "container_fs",
     "processes",
 )

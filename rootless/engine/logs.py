@@ -8,16 +8,22 @@ whole lines. `read_entries` / `follow` serve `rl logs` (--tail, --since, -f, -t)
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-from rootless.engine.container_store import now_rfc3339, parse_time
-from rootless.errors import UsageError
+try:  # the C encoder json.dumps uses; imported alone, as the slim monitor (monitor_pump) has no re
+    from _json import encode_basestring as _quote
+except ImportError:  # pragma: no cover - a Python without the _json accelerator
+    from json.encoder import py_encode_basestring as _quote
 
 MAX_PARTIAL = 16 * 1024
+
+
+def now_rfc3339() -> str:
+    """Current UTC time, RFC 3339 with nanoseconds as docker prints it (container_store's, without
+    its datetime import)."""
+    secs, frac = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
 class LogWriter:
@@ -26,8 +32,8 @@ class LogWriter:
         self.partial: dict[str, bytes] = {}
 
     def _emit(self, stream: str, data: bytes) -> None:
-        entry = {"log": data.decode("utf-8", errors="replace"), "stream": stream, "time": now_rfc3339()}
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        text = data.decode("utf-8", errors="replace")
+        line = f'{{"log":{_quote(text)},"stream":"{stream}","time":"{now_rfc3339()}"}}\n'.encode()
         while line:
             line = line[os.write(self.fd, line):]
 
@@ -56,15 +62,29 @@ class LogWriter:
         os.close(self.fd)
 
 
-@dataclass(frozen=True)
 class Entry:
-    log: str
-    stream: str
-    time: str
+    """One log line (a plain class: no dataclasses import, for the slim monitor's sake)."""
+
+    __slots__ = ("log", "stream", "time")
+
+    def __init__(self, log: str, stream: str, time: str) -> None:
+        self.log, self.stream, self.time = log, stream, time
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entry) and (self.log, self.stream, self.time) == (other.log, other.stream, other.time)
+
+    def __hash__(self) -> int:
+        return hash((self.log, self.stream, self.time))
+
+    def __repr__(self) -> str:
+        return f"Entry(log={self.log!r}, stream={self.stream!r}, time={self.time!r})"
 
 
 def parse_since(value: str, now: float | None = None) -> float:
     """--since: RFC 3339 time, Unix timestamp, or a duration ago (10m, 1h30m, 45s)."""
+    from rootless.engine.container_store import parse_time
+    from rootless.errors import UsageError
+
     now = time.time() if now is None else now
     text = value.strip()
     if not text:
@@ -88,6 +108,8 @@ def parse_since(value: str, now: float | None = None) -> float:
 
 
 def _parse(line: bytes) -> Entry | None:
+    import json
+
     try:
         data = json.loads(line)
         return Entry(data.get("log", ""), data.get("stream", "stdout"), data.get("time", ""))
@@ -102,6 +124,8 @@ def read_entries(path: str, *, tail: int | None = None, since: float | None = No
             data = f.read()
     except FileNotFoundError:
         return [], 0
+    from rootless.engine.container_store import parse_time
+
     end = data.rfind(b"\n") + 1
     entries = [e for e in map(_parse, data[:end].splitlines()) if e is not None]
     if since is not None:
@@ -111,8 +135,9 @@ def read_entries(path: str, *, tail: int | None = None, since: float | None = No
     return entries, end
 
 
-def follow(path: str, offset: int, still_running: Callable[[], bool], interval: float = 0.1) -> Iterator[Entry]:
-    """Entries appended after `offset`, until the container has stopped and the log is drained."""
+def follow(path: str, offset: int, still_running, interval: float = 0.1):
+    """Entries appended after `offset` (a generator), until `still_running()` says the container has
+    stopped and the log is drained."""
     buf = b""
     while True:
         running = still_running()

@@ -22,26 +22,41 @@ from pathlib import Path
 from rootless.errors import Conflict, RlError, UsageError, VolumeNotFound
 
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
-MODES = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared", "slave", "rslave"}
+PROPAGATION = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+MODES = {"ro", "rw", "z", "Z", "nocopy", *PROPAGATION}
 DATA = "_data"
 META = "volume.json"
 
 
 class VolumeSpec:
-    """One parsed `-v`: kind "bind" (source: absolute host path) or "volume" (source: a name, ""
-    for an anonymous volume)."""
+    """One parsed `-v` or `--mount` (type bind or volume): kind "bind" (source: absolute host path)
+    or "volume" (source: a name, "" for an anonymous volume). `propagation` and `recursive` shape
+    the bind; `mount_flag`: from --mount (a missing bind source is an error there, not created,
+    and docker lists it in HostConfig.Mounts, not Binds); `labels`: a new volume's labels."""
 
-    __slots__ = ("kind", "source", "destination", "read_only", "copy", "host_path", "inherited")
+    __slots__ = ("kind", "source", "destination", "read_only", "copy", "host_path", "inherited",
+                 "propagation", "recursive", "mount_flag", "labels")
 
     def __init__(self, kind: str, source: str, destination: str, read_only: bool = False, copy: bool = True,
-                 host_path: str = "") -> None:
+                 host_path: str = "", *, propagation: str = "rprivate", recursive: bool = True,
+                 mount_flag: bool = False, labels: dict | None = None) -> None:
         self.kind, self.source, self.destination, self.read_only, self.copy = kind, source, destination, read_only, copy
         self.host_path = host_path  # set by resolve(): the directory or file mounted
         self.inherited = False      # from --volumes-from (not one of this container's Binds)
+        self.propagation, self.recursive, self.mount_flag = propagation, recursive, mount_flag
+        self.labels = labels or {}
+
+    def resolved(self, host_path: str) -> "VolumeSpec":
+        """A copy with the host directory or file it mounts."""
+        out = VolumeSpec(self.kind, self.source, self.destination, self.read_only, self.copy, host_path,
+                         propagation=self.propagation, recursive=self.recursive, mount_flag=self.mount_flag,
+                         labels=self.labels)
+        out.inherited = self.inherited
+        return out
 
     def oci_mount(self) -> dict:
         """The config.json bind mount (a named volume: its _data dir once resolved)."""
-        options = ["rbind", "rprivate"] + (["ro"] if self.read_only else [])
+        options = ["rbind" if self.recursive else "bind", self.propagation] + (["ro"] if self.read_only else [])
         return {"destination": self.destination, "type": "bind", "source": self.host_path or self.source,
                 "options": options}
 
@@ -54,10 +69,13 @@ class VolumeSpec:
 
     def is_bind_entry(self) -> bool:
         """Whether docker lists it in HostConfig.Binds (a -v with a source, not --volumes-from)."""
-        return bool(self.source) and not self.inherited
+        return bool(self.source) and not self.inherited and not self.mount_flag
 
     def __repr__(self) -> str:
-        return f"VolumeSpec({self.kind!r}, {self.source!r}, {self.destination!r}, ro={self.read_only})"
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
+                        (("propagation", "rprivate"), ("recursive", True), ("mount_flag", False), ("copy", True))
+                        if getattr(self, k) != default)
+        return f"VolumeSpec({self.kind!r}, {self.source!r}, {self.destination!r}, ro={self.read_only}{extra})"
 
 
 def parse(text: str) -> VolumeSpec:
@@ -81,10 +99,14 @@ def parse(text: str) -> VolumeSpec:
     bad = [m for m in modes if m not in MODES]
     if bad or ("ro" in modes and "rw" in modes):
         raise UsageError(f"invalid mode: {mode}")
-    read_only = "ro" in modes
+    read_only = "ro" in modes  # z/Z (SELinux relabelling) accepted and ignored, as podman without SELinux
     dest = os.path.normpath(dest)
+    propagation = [m for m in modes if m in PROPAGATION]
+    if len(propagation) > 1:
+        raise UsageError(f"invalid mode: {mode}")
     if source.startswith("/"):
-        return VolumeSpec("bind", os.path.normpath(source), dest, read_only)
+        return VolumeSpec("bind", os.path.normpath(source), dest, read_only,
+                          propagation=propagation[0] if propagation else "rprivate")
     if source and not NAME.match(source):
         raise UsageError(f'create {source}: "{source}" includes invalid characters for a local volume name, '
                          f'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
@@ -92,35 +114,52 @@ def parse(text: str) -> VolumeSpec:
     return VolumeSpec("volume", source, dest, read_only, copy="nocopy" not in modes)
 
 
-def check_destinations(specs: list[VolumeSpec]) -> None:
+def check_destinations(specs: list[VolumeSpec], tmpfs=()) -> None:
+    """docker's "Duplicate mount point" over -v, --mount and --tmpfs ("/path[:options]")."""
     seen = set()
-    for spec in specs:
-        if spec.destination in seen:
-            raise UsageError(f"Duplicate mount point: {spec.destination}")
-        seen.add(spec.destination)
+    for dest in [spec.destination for spec in specs] + [os.path.normpath(t.partition(":")[0]) for t in tmpfs]:
+        if dest in seen:
+            raise UsageError(f"Duplicate mount point: {dest}")
+        seen.add(dest)
+
+
+def from_flags(volume_values, mount_values, tmpfs_values) -> tuple[tuple, tuple]:
+    """`-v`, `--mount` and `--tmpfs` of run/create -> (VolumeSpecs, --tmpfs strings): a --mount of
+    type tmpfs joins the --tmpfs list ("/path:size=64m,mode=1770"), the others the -v specs."""
+    from rootless.engine.mount_flag import parse_mount
+
+    specs = [parse(v) for v in volume_values]
+    tmpfs = list(tmpfs_values)
+    for value in mount_values:
+        mount = parse_mount(value)
+        (tmpfs if isinstance(mount, str) else specs).append(mount)
+    check_destinations(specs, tmpfs)
+    return tuple(specs), tuple(tmpfs)
 
 
 def resolve(paths, opts, layer_dirs):
     """The run options with every -v resolved: bind sources created when missing (docker makes a
     directory), named and anonymous volumes created on first use and, when new, filled from the
     image's content at the mount point (docker's copy-up)."""
-    import dataclasses
+    from rootless import plainclass
 
     store = VolumeStore(paths)
     resolved = []
     for spec in opts.volumes:
         if spec.kind == "bind":
             if not os.path.lexists(spec.source):
+                if spec.mount_flag:  # --mount never creates it (docker's daemon refuses)
+                    raise UsageError(f'invalid mount config for type "bind": bind source path does not exist: {spec.source}')
                 os.makedirs(spec.source, exist_ok=True)
             host = spec.source
         else:
-            name, created = store.create(spec.source or None)
+            name, created = store.create(spec.source or None, spec.labels)
             host = str(store.data_dir(name))
             if created and spec.copy:
                 copy_up(layer_dirs, spec.destination, Path(host))
-        resolved.append(VolumeSpec(spec.kind, spec.source, spec.destination, spec.read_only, spec.copy, host))
+        resolved.append(spec.resolved(host))
     resolved += from_containers(paths, opts.volumes_from, {v.destination for v in resolved})
-    return dataclasses.replace(opts, volumes=tuple(resolved))
+    return plainclass.replace(opts, volumes=tuple(resolved))
 
 
 def from_containers(paths, refs, taken: set[str]) -> list[VolumeSpec]:

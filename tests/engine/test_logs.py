@@ -62,3 +62,29 @@ def test_follow_stops_when_container_stops(tmp_path):
         return state["n"] < 3
     assert [e.log for e in logs.follow(str(path), 0, running, interval=0.001)] == ["a\n", "b\n"]
     w.close()
+
+
+def test_line_is_docker_json_file_exactly(tmp_path):
+    path = tmp_path / "ctr.log"
+    w = logs.LogWriter(str(path))
+    w.write("stdout", 'é "q" \\ \t\x01\n'.encode() + b"\xff\n")
+    w.close()
+    first, second = path.read_text(encoding="utf-8").splitlines()
+    import re
+
+    assert re.fullmatch(r'\{"log":"é \\"q\\" \\\\ \\t\\u0001\\n","stream":"stdout","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"\}', first)
+    assert json.loads(first)["log"] == 'é "q" \\ \t\x01\n' and json.loads(second)["log"] == "\ufffd\n"
+    assert logs.read_entries(str(path))[0][0] == logs.Entry('é "q" \\ \t\x01\n', "stdout", json.loads(first)["time"])
+
+
+def test_writer_imports_neither_json_nor_re():
+    """The slim monitor (monitor_pump, `python -I -S`) imports logs.py: it must stay small."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(logs.__file__).resolve().parents[2])
+    code = (f"import sys; sys.path.insert(0, {root!r}); import rootless.engine.logs; "
+            "print(sorted(m for m in ('json', 're', 'dataclasses', 'datetime', 'pathlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr

@@ -25,6 +25,9 @@ from rootless.paths import Paths
     ("cache:/v:nocopy", VolumeSpec("volume", "cache", "/v", copy=False)),
     ("/var/lib/x", VolumeSpec("volume", "", "/var/lib/x")),
     ("/var/lib/x:ro", VolumeSpec("volume", "", "/var/lib/x", True)),
+    ("/srv:/data:z", VolumeSpec("bind", "/srv", "/data")),  # SELinux labels: accepted, ignored
+    ("/srv:/data:ro,rshared", VolumeSpec("bind", "/srv", "/data", True, propagation="rshared")),
+    ("/srv:/data:slave,Z", VolumeSpec("bind", "/srv", "/data", propagation="slave")),
 ])
 def test_parse(text, spec):
     assert parse(text) == spec
@@ -42,6 +45,7 @@ def test_parse(text, spec):
     ("/a:/x:bogus", "invalid mode: bogus"),
     ("/a:/x:ro,rw", "invalid mode: ro,rw"),
     ("/a:/", "destination can't be '/'"),
+    ("/a:/x:shared,slave", "invalid mode: shared,slave"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(UsageError) as e:

@@ -16,8 +16,9 @@ def _options(ctx: Context, p: dict):
         env += ro.read_env_file(path, ctx.env)
     env += ro.parse_env(p.get("env") or (), ctx.env)
     network = p.get("network") or "bridge"
-    if not network.startswith("container:"):
-        ro.validate_choice("--network", network, ro.NETWORKS, "bridge (slirp4netns), pasta, host, none or container:NAME")
+    if not network.startswith("container:") and network not in ro.NETWORKS:
+        from rootless.engine.net.usernet import find  # a user network (owner: network engineer)
+        network = find(ctx.paths, network)["Name"]
     from rootless.engine.net.ports import parse_publish  # owner: network engineer
     publish = tuple(parse_publish(p.get("publish") or ()))
     from rootless.engine.net.joined import normalize  # owner: network II
@@ -30,13 +31,14 @@ def _options(ctx: Context, p: dict):
         raise UsageError("Conflicting options: --restart and --rm")
     if p.get("stop_timeout") is not None and p["stop_timeout"] < 0:
         raise UsageError("--stop-timeout must not be negative")
+    volumes, tmpfs = _volumes(p)
     return ro.RunOptions(
         image=p["image"], command=tuple(p.get("command") or ()), entrypoint=p.get("entrypoint"),
         name=ro.validate_name(p["name"]) if p.get("name") else None, env=tuple(env),
         workdir=p.get("workdir"), user=p.get("user"), hostname=p.get("hostname"),
         tty=p.get("tty", False), interactive=p.get("interactive", False), detach=p.get("detach", False),
         auto_remove=p.get("rm", False), init=p.get("init", False), read_only=p.get("read_only", False),
-        tmpfs=tuple(p.get("tmpfs") or ()), network=network,
+        tmpfs=tmpfs, network=network,
         cap_add=tuple(p.get("cap_add") or ()), cap_drop=tuple(p.get("cap_drop") or ()),
         privileged=p.get("privileged", False),
         ulimits=tuple(ro.parse_ulimit(u) for u in p.get("ulimit") or ()),
@@ -46,19 +48,27 @@ def _options(ctx: Context, p: dict):
         userns=ro.validate_choice("--userns", p.get("userns") or "", ro.USERNS_MODES),
         pull=ro.validate_choice("--pull", p.get("pull") or "missing", ro.PULL_POLICIES),
         publish=publish, publish_all=p.get("publish_all", False),
-        volumes=_volumes(p.get("volume") or ()), volumes_from=tuple(p.get("volumes_from") or ()),
+        volumes=volumes, volumes_from=tuple(p.get("volumes_from") or ()),
     )
 
 
-def _volumes(values) -> tuple:
-    """-v specs (owner: containers II, rootless.engine.volumes)."""
-    if not values:
-        return ()
+def _volumes(p: dict) -> tuple[tuple, tuple]:
+    """(-v and --mount specs, --tmpfs values with --mount's tmpfs) (owner: containers II,
+    rootless.engine.volumes)."""
+    if not p.get("volume") and not p.get("mount"):
+        return (), tuple(p.get("tmpfs") or ())
     from rootless.engine import volumes
 
-    specs = [volumes.parse(v) for v in values]
-    volumes.check_destinations(specs)
-    return tuple(specs)
+    return volumes.from_flags(p.get("volume") or (), p.get("mount") or (), p.get("tmpfs") or ())
+
+
+def _network_aliases(ctx: Context, record: dict, p: dict) -> dict:
+    """--network-alias: kept for the container's user network (engine/net/membership.py)."""
+    if not p.get("network_alias"):
+        return record
+    from rootless.engine.net import membership
+
+    return membership.set_aliases(ctx.paths, record, p["network_alias"])
 
 
 def _notify(text: str) -> None:
@@ -69,6 +79,7 @@ def create(ctx: Context, **params) -> int:
     from rootless.engine import containers
 
     record = containers.create(ctx, _options(ctx, params), notify=_notify)
+    record = _network_aliases(ctx, record, params)  # owner: network engineer
     print(record["Id"])
     return 0
 
@@ -79,10 +90,13 @@ def run(ctx: Context, **params) -> int:
     enabled = gc.isenabled()
     gc.disable()  # performance: ~20 collections cost ~4 ms of start-up (docs/performance.md)
     try:
-        return _run(ctx, params)
+        status = _run(ctx, params)
     finally:
         if enabled:
             gc.enable()
+    from rootless.cli.quick_exit import leave
+
+    return leave(status)
 
 
 def _run(ctx: Context, params: dict) -> int:
@@ -91,6 +105,7 @@ def _run(ctx: Context, params: dict) -> int:
 
     opts = _options(ctx, params)
     record = containers.create(ctx, opts, notify=_notify)
+    record = _network_aliases(ctx, record, params)  # owner: network engineer
     store = ContainerStore(ctx.paths)
     if opts.detach:
         return _run_detached(ctx, store, record, opts)
@@ -123,6 +138,6 @@ def _remove(ctx: Context, store, record: dict) -> None:
     from rootless.errors import RlError
 
     try:
-        remove_files(ctx.paths, store.load(record["Id"]))
+        remove_files(ctx.paths, store.load(record["Id"]), detach=True)
     except RlError:
         pass  # already gone

@@ -38,7 +38,8 @@ def _run_signature(run_or_create: str):
         read_only: Annotated[bool, typer.Option("--read-only", help="Mount the root filesystem read-only")] = False,
         tmpfs: Annotated[Many, typer.Option("--tmpfs", help="Mount a tmpfs: /path[:options]")] = None,
         pull: Annotated[str, typer.Option("--pull", help="Pull the image: always, missing or never")] = "missing",
-        network: Annotated[str, typer.Option("--network", "--net", help="bridge (slirp4netns), pasta, host, none or container:NAME")] = "bridge",
+        network: Annotated[str, typer.Option("--network", "--net", help="bridge (slirp4netns), pasta, host, none, container:NAME or a user network")] = "bridge",
+        network_alias: Annotated[Many, typer.Option("--network-alias", help="Network-scoped alias (user networks)")] = None,
         cap_add: Annotated[Many, typer.Option("--cap-add", help="Add a capability (or ALL)")] = None,
         cap_drop: Annotated[Many, typer.Option("--cap-drop", help="Drop a capability (or ALL)")] = None,
         privileged: Annotated[bool, typer.Option("--privileged", help="Every capability the user namespace grants, no masked paths")] = False,
@@ -53,6 +54,7 @@ def _run_signature(run_or_create: str):
         publish_all: Annotated[bool, typer.Option("--publish-all", "-P", help="Publish every exposed port to a random host port")] = False,
         volume: Annotated[Many, typer.Option("--volume", "-v", help="Bind mount or volume: /host/path:/ctr/path[:ro] or name:/ctr/path")] = None,
         volumes_from: Annotated[Many, typer.Option("--volumes-from", help="Mount the volumes of a container: NAME[:ro|rw]")] = None,
+        mount: Annotated[Many, typer.Option("--mount", help="type=bind|volume|tmpfs,source=...,target=...[,readonly][,...] (docker's CSV)")] = None,
     ) -> None:
         """Create and run a new container from an image."""
 
