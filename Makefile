@@ -5,7 +5,7 @@
 PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-NATIVE_SRC := native/build.py native/rl_native.c native/rl_native.h
+NATIVE_SRC := native/build.py native/rl_native.c native/rl_native.h $(wildcard native/rl_forward*)
 
 .PHONY: dev native test test-unit demo bench binary binary-test clean table
 
@@ -46,9 +46,12 @@ test: dev
 table:
 	$(PY) -m rootless.cli.cmdtable
 
-# One file, no Python needed on the target: dist/rl (docs/packaging.md). Needs gcc and the venv.
+# One file, no Python needed on the target: dist/rl (docs/packaging.md). As root: built in a Debian
+# bullseye root for a glibc floor of 2.28 (RHEL 8; packaging/build_in_bullseye.sh, ~17 min the first
+# time, ~3 min after). RL_BINARY=host, or not root: built here, against this host's glibc (gcc, venv).
 binary:
-	PY=$(PY) sh packaging/build.sh
+	@if [ "$${RL_BINARY:-portable}" != host ] && [ "$$(id -u)" = 0 ]; then sh packaging/build_in_bullseye.sh; \
+	else echo "make binary: against this host's glibc (RL_BINARY=host or not root)"; PY=$(PY) sh packaging/build.sh; fi
 
 # dist/rl end to end (a copy run outside the repo, no venv on PATH), as root, rltest and rltest1.
 bench: dev

@@ -1,16 +1,21 @@
-"""cffi build script for rootless._native (API mode, out of line).
+"""cffi build script for rootless._native (API mode, out of line), and the build of rl's port
+forwarder executable rootless/_rl_forward (rl_forward*.c, run by rootless.engine.net.forwarder).
 
-Used by the package build (setup.py: cffi_modules) and by `make native`. The C sources beside this
-file are thin wrappers; rootless.runtime.syscalls is the only Python module that touches them.
+Used by the package build (setup.py: cffi_modules) and by `make native`, which also builds the
+forwarder. The cffi sources beside this file are thin wrappers; rootless.runtime.syscalls is the
+only Python module that touches them.
 """
 
 import os
 import shutil
+import subprocess
+import sysconfig
 from pathlib import Path
 
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
+FORWARDER_SOURCES = ("rl_forward.c", "rl_forward_ns.c", "rl_forward_relay.c")  # + rl_forward.h
 
 
 def make_builder(srcdir: str) -> FFI:
@@ -29,6 +34,23 @@ def make_builder(srcdir: str) -> FFI:
 # setuptools refuses absolute source paths: name them relative to the project root it runs in
 ffibuilder = make_builder(os.path.relpath(HERE))
 
+
+def build_forwarder(out: Path) -> None:
+    """rl_forward.c -> `out`: static where the C library allows (no shared library to find, no
+    glibc floor for the frozen rl), else dynamic; written to a temp name, then renamed."""
+    cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+    tmp = out.with_name(out.name + ".tmp")
+    sources = [str(HERE / name) for name in FORWARDER_SOURCES]
+    base = [cc, "-O2", "-Wall", "-Wextra", "-o", str(tmp), *sources]
+    for extra in (["-static", "-s"], ["-s"]):
+        if subprocess.run(base + extra, stderr=subprocess.DEVNULL).returncode == 0:
+            break
+    else:
+        subprocess.run(base, check=True)  # again, to show the compiler's errors
+    tmp.chmod(0o755)
+    tmp.rename(out)
+
+
 if __name__ == "__main__":
     # Rebuild after a C change (`make native`): compile under build/, then put the library in place
     # of the one the editable install made, so exactly one rootless/_native*.so exists.
@@ -36,3 +58,4 @@ if __name__ == "__main__":
     for old in (HERE.parent / "rootless").glob("_native*.so"):
         old.unlink()
     shutil.copy2(built, HERE.parent / "rootless" / built.name)
+    build_forwarder(HERE.parent / "rootless" / "_rl_forward")

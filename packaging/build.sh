@@ -14,7 +14,7 @@ OUT=build/packaging
 TREE=$OUT/dist/rl
 
 [ -x "$PY" ] || make dev
-ls rootless/_native*.so >/dev/null 2>&1 || "$PY" native/build.py
+{ ls rootless/_native*.so && [ -x rootless/_rl_forward ]; } >/dev/null 2>&1 || "$PY" native/build.py
 "$PY" -m PyInstaller --version >/dev/null 2>&1 || "$PY" -m pip install -q 'pyinstaller>=6.10'
 
 mkdir -p "$OUT" dist
@@ -31,7 +31,8 @@ echo "== helper tools"
 "$PY" packaging/bundle_tools.py "$TREE/libexec/rl" slirp4netns fuse-overlayfs
 
 echo "== glibc floor of the tree"
-"$PY" packaging/glibc_floor.py "$TREE"
+# GLIBC_MAX (set by build_in_bullseye.sh: 2.28) fails the build when any ELF needs a newer glibc.
+"$PY" packaging/glibc_floor.py "$TREE" ${GLIBC_MAX:+--max "$GLIBC_MAX"}
 
 echo "== pack"
 "$PY" packaging/pack.py "$OUT/launcher" "$TREE" dist/rl

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
+from rootless.plainclass import dataclass
 
 from rootless.engine.net.ports import Bound, PortMapping
 from rootless.errors import PublishError
