@@ -1,10 +1,13 @@
-"""Prove dist/rl-bullseye on an older glibc: run it inside the bullseye root made by
-packaging/build_in_bullseye.sh, as root, rltest (subuid range) and rltest1 (none).
+"""Prove dist/rl on an older glibc: report the payload's glibc floor (`objdump -T` of every ELF
+in it), then run it inside the bullseye root (glibc 2.31) made by packaging/build_in_bullseye.sh,
+as root, rltest (subuid range) and rltest1 (none).
 
-As root, from the project root, after build_in_bullseye.sh:
-    .venv/bin/python packaging/check_in_bullseye.py [ROOT] [--no-host-tools]
---no-host-tools removes slirp4netns and fuse-overlayfs from the root first, so rl must use the
-copies bundled in dist/rl (build_in_bullseye.sh installs them again for the next build).
+As root, from the project root, after `make binary` (as root: built in that root):
+    .venv/bin/python packaging/check_in_bullseye.py [ROOT] [--dist FILE] [--max X.Y] [--no-host-tools]
+ROOT: /var/tmp/bullseye; FILE: dist/rl; --max X.Y: fail when the floor is above glibc X.Y
+(`make binary-test` passes --max 2.28). --no-host-tools removes slirp4netns and fuse-overlayfs
+from the root first, so rl must use the copies bundled in dist/rl (build_in_bullseye.sh installs
+them again for the next build).
 
 The root is entered as a real root (a private mount namespace, pivot_root), not with chroot: the
 kernel refuses user namespaces to a chrooted process. A local registry (tests/fixtures) on
@@ -73,13 +76,40 @@ def check_user(root: str, user: str, image: str) -> bool:
     return ok
 
 
+def payload_floor(dist: Path, limit: str | None) -> bool:
+    """Unpack dist into a temp cache (it runs here: the host's glibc is newer) and print the
+    highest GLIBC version its ELF files import (packaging/glibc_floor.py). False if above limit."""
+    cache = tempfile.mkdtemp(prefix="rl-check-unpack-")
+    try:
+        env = {"PATH": "/usr/bin:/bin", "HOME": cache, "RL_CACHE": cache}
+        subprocess.run([str(dist), "--version"], env=env, check=True, capture_output=True, timeout=120)
+        argv = [sys.executable, str(REPO / "packaging" / "glibc_floor.py"), cache, *(["--max", limit] if limit else [])]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        print(f"payload of {dist}: {done.stdout.strip()}".replace(cache, "<tree>"))
+        if done.stderr:
+            print(done.stderr.strip().replace(cache, "<tree>"))
+        return done.returncode == 0
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def option(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv and argv.index(name) + 1 < len(argv) else None
+
+
 def main(argv: list[str]) -> int:
     from fixtures import images
     from fixtures.registry import start_registry
 
-    root = next((a for a in argv if not a.startswith("--")), "/var/tmp/bullseye")
+    dist = Path(option(argv, "--dist") or REPO / "dist" / "rl")
+    values = {option(argv, "--dist"), option(argv, "--max")}
+    root = next((a for a in argv if not a.startswith("--") and a not in values), "/var/tmp/bullseye")
+    if not Path(f"{root}/usr/bin/apt-get").exists():
+        print(f"check_in_bullseye: no Debian root at {root}: run packaging/build_in_bullseye.sh (make binary as root)")
+        return 1
+    floor_ok = payload_floor(dist, option(argv, "--max"))
     Path(f"{root}/opt/rl").mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", str(REPO / "dist" / "rl-bullseye"), f"{root}/opt/rl/rl"], check=True)
+    subprocess.run(["cp", str(dist), f"{root}/opt/rl/rl"], check=True)
     prepare(root)
     if "--no-host-tools" in argv:
         in_root(root, "sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q slirp4netns fuse-overlayfs")
@@ -92,7 +122,9 @@ def main(argv: list[str]) -> int:
     finally:
         registry.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if all(results) else 1
+    ok = floor_ok and all(results)
+    print(f"check_in_bullseye: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
