@@ -1,10 +1,12 @@
 """`make bench`: rl side by side with podman, skopeo, crun, runc and bwrap, in one run.
 
-    .venv/bin/python bench/run.py [--runs N] [--out FILE]
+    .venv/bin/python bench/run.py [--runs N] [--out FILE] [--only pull|run|exec|first 200|network]...  (RL_BENCH_FROZEN=path: another frozen rl than dist/rl)
 
 As root it installs the Debian packages it compares if missing (podman crun bubblewrap skopeo wrk
-hyperfine runc), then runs itself as the unprivileged user `rltest` (runuser) and writes the
-table to bench/results/<date>.md; as anyone else it runs as that user. It starts a local registry
+hyperfine runc, and debootstrap), builds the pull figure's image once (bench/nginx_full.py: Debian
+minbase + nginx, ~60 MB compressed, cached in /var/tmp/rl-bench-cache), then runs itself as the
+unprivileged user `rltest` (runuser) and writes the table to bench/results/<date>.md; as anyone
+else it runs as that user. It starts a local registry
 (tests/fixtures/registry.py) holding the fixture images (tests/fixtures/images.py) and measures,
 each with the command shown: pull, disk, `run --rm true`, `exec`, `run -d -p` to first HTTP 200,
 throughput and requests/s through `-p`, helper memory (bench/sections.py). The table and its
@@ -30,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "engine" / "net")]
 
+import nginx_full  # noqa: E402
 import report  # noqa: E402
 import sections as S  # noqa: E402
 from fixtures import images  # noqa: E402
@@ -37,7 +40,7 @@ from fixtures.registry import start_registry  # noqa: E402
 from fixtures.rl import cleanup_rl_env, make_rl_env  # noqa: E402
 
 PACKAGES = {"podman": "podman", "crun": "crun", "bubblewrap": "bwrap", "skopeo": "skopeo",
-            "wrk": "wrk", "hyperfine": "hyperfine", "runc": "runc"}
+            "wrk": "wrk", "hyperfine": "hyperfine", "runc": "runc", "debootstrap": "debootstrap"}
 USER = "rltest"
 # podman's ways to run a container here, tried in order (crun refuses hybrid cgroups: HOST-NOTES)
 PODMAN_MODES = [
@@ -63,10 +66,15 @@ def install_missing() -> list[str]:
 def as_user(args: argparse.Namespace) -> int:
     """Root: run the benchmark as USER, then copy its table into bench/results/ (or --out)."""
     notes = install_missing()
+    try:  # the pull figure's image (bench/nginx_full.py): built once as root, cached
+        nginx_full.ensure_built(log=lambda text: print(text, file=sys.stderr))
+    except (OSError, subprocess.CalledProcessError) as e:
+        notes.append(f"nginx-full not built ({e}): the pull figure uses the small nginx fixture")
     out = Path(tempfile.mkdtemp(prefix="rl-bench-out-")) / "results.md"
     out.parent.chmod(0o777)
     argv = ["runuser", "-u", USER, "--", sys.executable, str(Path(__file__).resolve()),
-            "--runs", str(args.runs), "--out", str(out), *(f"--note={n}" for n in notes)]
+            "--runs", str(args.runs), "--out", str(out), *(f"--note={n}" for n in notes),
+            *(f"--only={n}" for n in args.only)]
     rc = subprocess.run(argv, cwd="/tmp").returncode
     if out.exists() and args.out:
         Path(args.out).write_text(out.read_text())
@@ -169,15 +177,23 @@ def measure(args: argparse.Namespace) -> str:
     try:
         layout = images.fixture_layout()
         refs = {name: images.push_fixture(layout, name, registry) for name in ("busybox", "nginx")}
-        frozen = REPO / "dist" / "rl"
+        pull_image, pull_label = "nginx", "the test fixture, ~5 MB"
+        if (full := nginx_full.cached_layout()) is not None:
+            pull_image, pull_label = nginx_full.TAG, nginx_full.label(full)
+            refs[pull_image] = nginx_full.push(full, registry)
+        else:
+            notes.append("nginx-full is not built (run `make bench` as root once): pull uses the small fixture")
+        frozen = Path(os.environ.get("RL_BENCH_FROZEN") or REPO / "dist" / "rl")  # another build to compare
         rl = [str(Path(sys.executable).with_name("rl"))]
         b = S.Bench(work=work, refs=refs, env=env, rl=rl, rl_frozen=[str(frozen)] if frozen.exists() else None,
-                    podman=None, podman_pull=None, runs=args.runs)
-        for ref in refs.values():
+                    podman=None, podman_pull=None, runs=args.runs, pull_image=pull_image, pull_label=pull_label)
+        for ref in (refs["busybox"], refs["nginx"]):
             S.run([*rl, "pull", "-q", ref], env)
         probe_podman(b, notes)
         for name, section in (("pull", S.pull_and_disk), ("run", S.run_latency), ("exec", S.exec_latency),
                               ("first 200", S.first_200), ("network", S.network)):
+            if args.only and name not in args.only:
+                continue
             t0 = time.time()
             try:
                 got = section(b)
@@ -200,7 +216,7 @@ def document(figures: list[report.Figure], notes: list[str], args, elapsed: floa
     head = [f"# rl benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", "",
             f"Host: {platform.node()}, Linux {platform.release()}, {os.cpu_count()} CPUs, load {load}; "
             f"user {pwd.getpwuid(os.getuid()).pw_name} (uid {os.getuid()}); runs per latency figure "
-            f"{args.runs * 2} after 2 warm-ups (pull, first 200: 3; curl 3; wrk 2); whole run {elapsed:.0f} s.",
+            f"{args.runs * 2} after 2 warm-ups (pull: 5, first 200: 3; curl 3; wrk 2); whole run {elapsed:.0f} s.",
             f"Versions: {versions()}.", "",
             "`$W` is the run's temp dir, `$REG` the local registry (127.0.0.1), `$PORT` a free port. rl and "
             "podman keep every path under `$W` (HOME, XDG dirs, --root/RL_ROOT, runroot). Ratios compare "
@@ -215,6 +231,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="latency runs = 2×N (default 5)")
     parser.add_argument("--out", help="write the table here instead of bench/results/<date>.md")
     parser.add_argument("--note", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument("--only", action="append", default=[], help="run only this section (repeatable)")
     args = parser.parse_args()
     if os.getuid() == 0:  # always measured as the unprivileged user
         return as_user(args)

@@ -17,10 +17,11 @@ What lands on disk (the format the overlay drivers read, see DESIGN.md "Root fil
   file, or a hard link to anything not created by this layer raises UnsafeLayer before anything
   is written outside; the final component is opened with O_NOFOLLOW / replaced, never followed.
 
-How it runs: a helper process (`python -m rootless.engine.image.layer`) reads the compressed
+How it runs: a helper process (`python -m rootless.engine.image.layerstore`) reads the compressed
 stream on its stdin, unshares a user namespace (the parent writes the id maps with
-`rootless.runtime.idmap.apply`), decompresses (isal's threaded igzip, zstandard), hashes the tar
-to check the diff_id, writes files without fsync, and renames tmp/<chain>... to layers/<chain>.
+`rootless.runtime.idmap.apply`), decompresses (isal, zstandard) and hashes the tar (the diff_id)
+in a producer thread, parses it with rl's own lean reader (`tarstream`: why not `tarfile` is
+said there), writes files without fsync, and renames tmp/<chain>... to layers/<chain>.
 A separate, single-threaded process keeps namespaces away from the (threaded) CLI process, lets
 the download stream straight into the unpacker, and runs decompression on another core.
 `LayerWriter` (parent side) holds a per-chain_id lock across check-unpack-rename, so two
@@ -31,15 +32,15 @@ leaves a tmp dir that the next writer of that chain_id removes.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import shutil
 import stat
-import tarfile
 from pathlib import Path
 from typing import BinaryIO
 
+from rootless.engine.image import tarstream as ts
+from rootless.engine.image.tarstream import Input, Member
 from rootless.errors import RlError, StorageError
 
 CHUNK = 1 << 20
@@ -47,6 +48,7 @@ OPAQUE_MARKER = ".wh..wh..opq"
 WHITEOUT_PREFIX = ".wh."
 USER_OPAQUE_XATTR = "user.overlay.opaque"
 TRUSTED_OPAQUE_XATTR = "trusted.overlay.opaque"
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -57,57 +59,6 @@ class UnsafeLayer(StorageError):
 
 class DiffIdMismatch(StorageError):
     """The uncompressed layer does not hash to the diff_id the image config announces."""
-
-
-# ------------------------------------------------------------------------------------------------
-# reading: decompress -> hash -> tarfile, one pass
-class _HashingReader:
-    """Forward-only file object over the uncompressed tar; hashes every byte (the diff_id)."""
-
-    def __init__(self, raw: BinaryIO, hashing: bool = True) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256() if hashing else None
-        self.pos = 0
-        self.name = None
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            parts = []
-            while chunk := self.raw.read(CHUNK):
-                parts.append(chunk)
-            data = b"".join(parts)
-        else:
-            data = self.raw.read(n)
-            if 0 < len(data) < n:
-                parts = [data]
-                got = len(data)
-                while got < n and (more := self.raw.read(n - got)):
-                    parts.append(more)
-                    got += len(more)
-                data = b"".join(parts)
-        if self.hash is not None:
-            self.hash.update(data)
-        self.pos += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        target = offset if whence == 0 else self.pos + offset
-        if whence not in (0, 1) or target < self.pos:
-            raise io.UnsupportedOperation("layer streams only seek forward")
-        while self.pos < target and self.read(min(CHUNK, target - self.pos)):
-            pass
-        return self.pos
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-    @property
-    def diff_id(self) -> str | None:
-        return None if self.hash is None else "sha256:" + self.hash.hexdigest()
 
 
 def open_decompressed(stream: BinaryIO) -> BinaryIO:
@@ -134,7 +85,14 @@ def open_decompressed(stream: BinaryIO) -> BinaryIO:
 # ------------------------------------------------------------------------------------------------
 # writing: the in-memory model of the layer dir and one method per entry type
 class Unpacker:
-    """Writes the members of one tar into the empty directory `dest`."""
+    """Writes the members of one tar into the empty directory `dest`, in tar order.
+
+    Per regular file: open(O_CREAT|O_EXCL|O_NOFOLLOW) with its final mode, write, futimens,
+    close; fchown/fchmod only when the owner differs from the unpacker's own ids, the mode has
+    set-id/sticky bits or the umask is not 0 (the helper's is 0). Writing from several threads
+    was tried and dropped (docs/performance.md, "pull"): file creation on ext4 here is kernel
+    work under per-group locks, and threads added system time without saving wall time.
+    """
 
     def __init__(self, dest: Path, *, owners: str = "keep", trusted_xattrs: bool = False) -> None:
         self.root = str(dest)
@@ -145,6 +103,11 @@ class Unpacker:
         self.notes: list[str] = []
         self.size = 0                             # bytes of file content (docker's layer Size)
         self._noted: set[str] = set()
+        self._me = (os.geteuid(), os.getegid())
+        self._setgid_dirs: set[str] = set()       # new files there get the dir's group: chown them
+        umask = os.umask(0)
+        os.umask(umask)
+        self._umask = umask
 
     def note(self, key: str, text: str) -> None:
         if key not in self._noted:
@@ -199,7 +162,8 @@ class Unpacker:
         del self.kinds[rel]
 
     # --- entries ----------------------------------------------------------------------------
-    def add(self, tf: tarfile.TarFile, member: tarfile.TarInfo, reader: _HashingReader) -> None:
+    def add(self, member: Member, inp: Input) -> None:
+        """Apply one entry; consumes its data from `inp` when it has any to write."""
         rel = self.relative(member.name)
         base = rel.rpartition("/")[2]
         if base.startswith(WHITEOUT_PREFIX):
@@ -214,24 +178,24 @@ class Unpacker:
             return self.directory(rel, member)
         self.clear(rel)
         path = self.abs(rel)
+        kind = member.type
         if member.isreg():
-            self.regular(path, member, tf, reader)
+            self.regular(rel, path, member, inp)
             self.kinds[rel] = "file"
             self.size += member.size
-        elif member.issym():
-            os.symlink(member.linkname, path)
+        elif kind == ts.SYM:
             self.kinds[rel] = "link"
-            self.metadata(path, member, follow=False)
-        elif member.islnk():
+            self.symlink(rel, path, member)
+        elif kind == ts.LNK:
             self.hardlink(rel, path, member)
-        elif member.isfifo():
+        elif kind == ts.FIFO:
             os.mkfifo(path, 0o600)
             self.kinds[rel] = "other"
             self.metadata(path, member)
-        elif member.ischr() or member.isblk():
+        elif kind in (ts.CHR, ts.BLK):
             self.device(rel, path, member)
         else:
-            self.note(f"type{member.type!r}", f"skipped {member.name}: unsupported tar entry type {member.type!r}")
+            self.note(f"type{kind!r}", f"skipped {member.name}: unsupported tar entry type {kind.decode('latin-1')!r}")
         return None
 
     def whiteout(self, rel: str, name: str) -> None:
@@ -262,40 +226,57 @@ class Unpacker:
             except OSError:
                 self.note("trusted", "could not set trusted.overlay.opaque; overlay must use userxattr")
 
-    def directory(self, rel: str, member: tarfile.TarInfo) -> None:
+    def directory(self, rel: str, member: Member) -> None:
         replaces_whiteout = self.kinds.get(rel) == "whiteout"
         self.clear(rel, keep_dir=True)
         path = self.abs(rel)
+        simple = False
         if rel not in self.kinds:
-            os.mkdir(path, 0o700)
+            simple = self._simple(rel, member)
+            os.mkdir(path, member.mode & 0o777 if simple else 0o700)
             self.kinds[rel] = "dir"
             if replaces_whiteout:  # the lower layers' directory must not show through
                 self.set_opaque(path)
-        self.metadata(path, member)
+        if member.mode & stat.S_ISGID:
+            self._setgid_dirs.add(rel)
+        else:
+            self._setgid_dirs.discard(rel)
+        if not simple:
+            self.metadata(path, member)
+        elif self.owners == "zero" and (member.uid or member.gid):
+            self.chown(path, member, True)   # only the note
         self.dir_times.append((path, member.mtime))
 
-    def regular(self, path: str, member: tarfile.TarInfo, tf: tarfile.TarFile,
-                reader: _HashingReader) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    def regular(self, rel: str, path: str, member: Member, inp: Input) -> None:
+        """Write the file from views of the decompressed chunks (no copy)."""
+        simple = self._simple(rel, member)
+        mode = member.mode & 0o777 if simple else 0o600
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
         try:
-            if member.sparse is not None:
-                source = tf.extractfile(member)
-                while chunk := source.read(CHUNK):  # type: ignore[union-attr]
-                    _write_all(fd, chunk)
+            for piece in inp.pieces(member.size):
+                _write_all(fd, piece)
+            if simple:
+                if self.owners == "zero" and (member.uid or member.gid):
+                    self.chown(fd, member, True)   # only the note
+                os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
             else:
-                reader.seek(member.offset_data)
-                remaining = member.size
-                while remaining:
-                    chunk = reader.read(min(CHUNK, remaining))
-                    if not chunk:
-                        raise tarfile.ReadError("unexpected end of data")
-                    _write_all(fd, chunk)
-                    remaining -= len(chunk)
-            self.metadata(fd, member)
+                self.metadata(fd, member)
         finally:
             os.close(fd)
 
-    def hardlink(self, rel: str, path: str, member: tarfile.TarInfo) -> None:
+    def _simple(self, rel: str, member: Member) -> bool:
+        """Created with its final mode and owner already: no chown, no chmod needed."""
+        return (not member.mode & 0o7000 and not self._umask and not member.xattrs
+                and (self.owners == "zero" or (member.uid, member.gid) == self._me)
+                and rel.rpartition("/")[0] not in self._setgid_dirs)
+
+    def symlink(self, rel: str, path: str, member: Member) -> None:
+        os.symlink(member.linkname, path)
+        if not self._simple(rel, member):
+            self.chown(path, member, False)
+        os.utime(path, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=False)
+
+    def hardlink(self, rel: str, path: str, member: Member) -> None:
         target = self.relative(member.linkname)
         if self.kinds.get(target) not in ("file", "link", "other"):
             raise UnsafeLayer(f"layer entry {member.name!r} is a hard link to {member.linkname!r}, "
@@ -303,8 +284,8 @@ class Unpacker:
         os.link(self.abs(target), path, follow_symlinks=False)
         self.kinds[rel] = self.kinds[target]
 
-    def device(self, rel: str, path: str, member: tarfile.TarInfo) -> None:
-        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+    def device(self, rel: str, path: str, member: Member) -> None:
+        kind = stat.S_IFCHR if member.type == ts.CHR else stat.S_IFBLK
         try:
             os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
         except PermissionError:
@@ -314,16 +295,17 @@ class Unpacker:
         self.kinds[rel] = "other"
         self.metadata(path, member)
 
-    def metadata(self, target: int | str, member: tarfile.TarInfo, follow: bool = True) -> None:
+    def metadata(self, target: int | str, member: Member, follow: bool = True) -> None:
         """Owner, mode, xattrs and (for non-directories) mtime; chown first (it clears setuid)."""
         self.chown(target, member, follow)
         if follow:
             os.chmod(target, member.mode & 0o7777)
-            self.xattrs(target, member)
+            if member.xattrs:
+                self.xattrs(target, member)
         if not (isinstance(target, str) and member.isdir()):
             os.utime(target, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=follow)
 
-    def chown(self, target: int | str, member: tarfile.TarInfo, follow: bool) -> None:
+    def chown(self, target: int | str, member: Member, follow: bool) -> None:
         if self.owners == "zero":
             if member.uid or member.gid:
                 self.note("owners", "this user has no subordinate id range: every file of the image "
@@ -338,15 +320,12 @@ class Unpacker:
             self.note(f"id{member.uid}:{member.gid}", f"{member.name}: owner {member.uid}:{member.gid} "
                       "is outside the id mapping; kept as 0:0")
 
-    def xattrs(self, target: int | str, member: tarfile.TarInfo) -> None:
-        for key, value in member.pax_headers.items():
-            if not key.startswith("SCHILY.xattr."):
-                continue
-            name = key[len("SCHILY.xattr."):]
+    def xattrs(self, target: int | str, member: Member) -> None:
+        for name, value in (member.xattrs or {}).items():
             if name.startswith("trusted.") or name.startswith("user.overlay."):
                 continue
             try:
-                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"))
+                os.setxattr(target, name, value)
             except OSError as e:
                 self.note(f"xattr{name}", f"could not set xattr {name} ({e.strerror}); skipped")
 
@@ -355,7 +334,7 @@ class Unpacker:
             os.utime(path, ns=(int(mtime * 1e9),) * 2)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -369,36 +348,57 @@ def unpack(stream: BinaryIO, dest: Path, *, owners: str = "keep", trusted_xattrs
     A tar that stops before its end-of-archive block is refused (a cut stream is not a layer).
     On error `dest` may hold a partial tree: callers unpack into a temp dir and remove it.
     """
-    raw = open_decompressed(stream)
+    chunks = ts.Chunks(stream, hashing)
     try:
-        return _unpack(_HashingReader(raw, hashing), dest, owners, trusted_xattrs)
+        return _unpack(chunks, dest, owners, trusted_xattrs)
     finally:
-        if raw is not stream and hasattr(raw, "close"):
-            try:
-                raw.close()
-            except (OSError, EOFError, ValueError):
-                pass
+        chunks.close()
 
 
-def _unpack(reader: _HashingReader, dest: Path, owners: str, trusted_xattrs: bool) -> dict:
-    os.mkdir(dest, 0o755)
-    unpacker = Unpacker(dest, owners=owners, trusted_xattrs=trusted_xattrs)
+def mark_top_dir(path: str | Path) -> None:
+    """Best effort: flag `path` as the top of a directory hierarchy (`chattr +T`, ext4's
+    FS_TOPDIR_FL) so that ext4's Orlov allocator spreads its subdirectories (and their files) over
+    block groups instead of packing them next to the store's other directories. A layer is such a
+    hierarchy. It matters most on ext4 without a journal, where allocating near inodes deleted in
+    the last minutes (a removed image, a pruned store) scans past each of them: 10-40x slower
+    creates measured here (docs/performance.md, "pull"). Filesystems without the flag ignore it."""
+    import fcntl
+    import struct
+
     try:
-        tf = tarfile.TarFile(fileobj=reader, mode="r")  # type: ignore[arg-type]
-        while (member := tf.next()) is not None:
-            unpacker.add(tf, member, reader)
-            tf.members.clear()  # keep memory flat over thousands of entries
-        if reader.pos < tf.offset + tarfile.BLOCKSIZE:
-            raise tarfile.ReadError("unexpected end of data (no end-of-archive marker)")
-        reader.drain()
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
+        if not flags & _FS_TOPDIR_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
+    except OSError:
+        pass   # ENOTTY/EOPNOTSUPP (tmpfs, overlay...), EPERM: only a placement hint
+    finally:
+        os.close(fd)
+
+
+def _unpack(chunks: ts.Chunks, dest: Path, owners: str, trusted_xattrs: bool) -> dict:
+    os.mkdir(dest, 0o755)
+    mark_top_dir(dest)
+    unpacker = Unpacker(dest, owners=owners, trusted_xattrs=trusted_xattrs)
+    inp = ts.Input(chunks)
+    globals_: dict = {}
+    try:
+        while (member := ts.next_member(inp, globals_)) is not None:
+            end = inp.offset + member.size + (-member.size % ts.BLOCK)
+            unpacker.add(member, inp)
+            inp.skip(end - inp.offset)
+        inp.drain()
         unpacker.finish()
     except RlError:
         raise
-    except Exception as e:  # tarfile, zlib/isal, zstd and OS errors all mean: no layer
+    except Exception as e:  # tar, isal, zstd and OS errors all mean: no layer
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageError(f"no space left on the store's filesystem ({dest.parent})") from e
         if isinstance(e, OSError) and e.filename:
             raise StorageError(f"unpacking layer: {e.strerror}: {e.filename}") from e
         raise StorageError(f"corrupt layer: {e}") from e
-    return {"diff_id": reader.diff_id, "notes": unpacker.notes, "size": unpacker.size,
-            "tar_size": reader.pos}
+    return {"diff_id": chunks.diff_id, "notes": unpacker.notes, "size": unpacker.size,
+            "tar_size": inp.offset}

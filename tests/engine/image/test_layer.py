@@ -390,3 +390,31 @@ def test_leftovers_that_cannot_be_removed_do_not_fail_the_unpack(paths, mapping,
     monkeypatch.setattr(layerstore, "remove_trees", busy)
     final, _ = unpack(paths, mapping, blob)
     assert (final / "etc" / "hello").read_text() == "hi"
+
+
+def _inode_flags(path: Path) -> int:
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, 0x80086601, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
+def test_layer_dir_is_marked_top_of_a_hierarchy(paths, mapping, tmp_path: Path) -> None:
+    """ext4's `chattr +T` on each layer root (Orlov spreads its subdirectories): where the store's
+    filesystem takes the flag, the unpacked layer carries it."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    layer.mark_top_dir(probe)
+    try:
+        supported = bool(_inode_flags(probe) & 0x00020000)
+    except OSError:
+        supported = False
+    if not supported:
+        pytest.skip("the test directory's filesystem has no FS_TOPDIR_FL")
+    root, _ = unpack(paths, mapping, make_tar([entry("etc", tarfile.DIRTYPE), entry("etc/x", data=b"x")]))
+    assert _inode_flags(root) & 0x00020000
+    assert not _inode_flags(root / "etc") & 0x00020000
