@@ -62,22 +62,22 @@ def _go_g(value: float, precision: int) -> str:
     return f"{value:.{precision}g}"
 
 
+def _scaled(size: float, base: int, units, precision: int) -> str:
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return _go_g(size, precision) + units[i]
+
+
 def bytes_size(size: float) -> str:
     """units.BytesSize: binary units, 4 significant digits ("796KiB", "1.952GiB")."""
-    i = 0
-    while size >= 1024 and i < len(BINARY) - 1:
-        size /= 1024
-        i += 1
-    return _go_g(size, 4) + BINARY[i]
+    return _scaled(size, 1024, BINARY, 4)
 
 
 def human_size(size: float) -> str:
     """units.HumanSizeWithPrecision(size, 3): decimal units ("648B", "1.2kB")."""
-    i = 0
-    while size >= 1000 and i < len(DECIMAL) - 1:
-        size /= 1000
-        i += 1
-    return _go_g(size, 3) + DECIMAL[i]
+    return _scaled(size, 1000, DECIMAL, 3)
 
 
 class Usage:

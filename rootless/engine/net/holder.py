@@ -464,9 +464,6 @@ def _upstreams(path: str = "/etc/resolv.conf") -> list[tuple[str, int]]:
 def _start_slirp(ns_pid: int, network: dict):
     """slirp4netns for the holder's namespace, its tap named for the network, no address of its own
     there (the tap joins the bridge): it answers as the network's 2nd address and NATs the rest."""
-    import subprocess
-    import tempfile
-
     from rootless.engine.net import bridge, slirp, usernet
 
     binary = slirp.find()
@@ -474,30 +471,7 @@ def _start_slirp(ns_pid: int, network: dict):
         raise NetworkSetupError("slirp4netns is not installed; a user network needs it to reach "
                                 "the outside", "install it (apt install slirp4netns), or create the "
                                 "network with --internal")
-    ready_r, ready_w = os.pipe()
-    exit_r, exit_w = os.pipe()
-    os.set_inheritable(exit_w, False)
-    argv = [binary, f"--mtu={usernet.MTU}", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
-            f"--cidr={network['Subnet']}", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}",
-            str(ns_pid), bridge.tap_name(network["Id"])]
-    errlog = tempfile.TemporaryFile()
-    try:
-        proc = subprocess.Popen(argv, pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=slirp.helper_preexec,
-                                close_fds=True)
-    except OSError as e:
-        for fd in (ready_r, ready_w, exit_r, exit_w):
-            os.close(fd)
-        raise NetworkSetupError(f"cannot run slirp4netns: {e.strerror}") from None
-    os.close(ready_w)
-    os.close(exit_r)
-    running = slirp.Slirp(proc, exit_w, None)
-    try:
-        slirp._wait_ready(ready_r, proc, errlog)
-    except BaseException:
-        running.stop(0.5)
-        raise
-    finally:
-        os.close(ready_r)
-        errlog.close()
-    return running
+    return slirp.launch(lambda ready_w, exit_r: [
+        binary, f"--mtu={usernet.MTU}", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
+        f"--cidr={network['Subnet']}", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}",
+        str(ns_pid), bridge.tap_name(network["Id"])], new_session=False)

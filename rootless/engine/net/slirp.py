@@ -116,20 +116,28 @@ def start(pid: int, *, api_socket: Path | None = None, binary: str | None = None
     if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
         raise NetworkSetupError("/dev/net/tun cannot be opened by this user, slirp4netns needs it",
                                 "as root: chmod 666 /dev/net/tun (the usual distribution default)")
+    if api_socket is not None:
+        api_socket.unlink(missing_ok=True)
+    return launch(lambda ready_w, exit_r: command(binary, pid, ready_w, exit_r, api_socket),
+                  api_socket=api_socket)
+
+
+def launch(make_argv, *, api_socket: Path | None = None, new_session: bool = True) -> Slirp:
+    """Run the slirp4netns command line `make_argv(ready_fd, exit_fd)` gives (the fds it is to
+    pass as --ready-fd and --exit-fd) and wait until it is ready; NetworkSetupError with its own
+    message when it fails. It dies with us (PR_SET_PDEATHSIG) and when Slirp.stop closes exit_fd."""
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     os.set_inheritable(exit_w, False)
-    if api_socket is not None:
-        api_socket.unlink(missing_ok=True)
     errlog = tempfile.TemporaryFile()  # slirp4netns' messages, read when it fails
     try:
-        proc = subprocess.Popen(command(binary, pid, ready_w, exit_r, api_socket),
-                                pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=errlog,
-                                preexec_fn=helper_preexec, close_fds=True, start_new_session=True)
+        proc = subprocess.Popen(make_argv(ready_w, exit_r), pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=errlog, preexec_fn=helper_preexec,
+                                close_fds=True, start_new_session=new_session)
     except OSError as exc:
         for fd in (ready_r, ready_w, exit_r, exit_w):
             os.close(fd)
+        errlog.close()
         raise NetworkSetupError(f"cannot run slirp4netns: {exc.strerror}") from None
     os.close(ready_w)
     os.close(exit_r)
