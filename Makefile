@@ -13,7 +13,7 @@ dev: $(VENV)/.installed native
 	@# .pyc for every user (root's environment here sets PYTHONDONTWRITEBYTECODE)
 	@if [ -w rootless ]; then $(PY) -m compileall -q rootless; fi
 	@# the venv's rl without `site` (~3 ms a command; packaging/dev_entry.py says why)
-	@$(PY) packaging/dev_entry.py
+	@if [ -w $(VENV)/bin ]; then $(PY) packaging/dev_entry.py; fi
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
