@@ -125,8 +125,7 @@ def test_privileged_port(rlx):
 
 def test_foreground_run_serves_once_and_frees_the_port(rlx):
     """The foreground path (rl run without -d): busybox nc answers one connection through -p, the
-    container exits, rl exits, the port is free. (UDP relaying is tested in test_forwarder.py:
-    the fixture busybox has no UDP server applet.)"""
+    container exits, rl exits, the port is free (UDP: test_udp_mapping_delivers_a_datagram)."""
     import threading
 
     probe = socket.create_server(("127.0.0.1", 0))
@@ -154,6 +153,42 @@ def test_foreground_run_serves_once_and_frees_the_port(rlx):
     assert done.returncode == 0, done.stderr
     assert out == [b"hello-from-nc\n"], (out, done.stderr)
     socket.create_server(("127.0.0.1", port)).close()
+
+
+UDP_SERVER = ("import socket, sys\n"
+              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5353))\n"
+              "print('ready', flush=True)\n"
+              "data, peer = s.recvfrom(100); print('got', data.decode(), flush=True); s.sendto(b'pong', peer)\n")
+
+
+def test_udp_mapping_delivers_a_datagram(rlx):
+    """The seed's `/udp` mapping end to end: `rl run -d -p 127.0.0.1:PORT:5353/udp`, a datagram
+    from the host reaches the container's UDP server and its answer comes back. The fixture
+    busybox has no UDP server applet, so the host's python3 serves (its /usr bound read-only)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    done = rlx("run", "-d", "--name", "udp", "-p", f"127.0.0.1:{port}:5353/udp", "-v", "/usr:/usr:ro",
+               "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro", "busybox", "/usr/bin/python3", "-c", UDP_SERVER)
+    assert done.returncode == 0, done.stderr
+    try:
+        assert rlx("port", "udp").stdout == f"5353/udp -> 127.0.0.1:{port}\n"
+        assert wait(lambda: "ready" in rlx("logs", "udp").stdout, 30), rlx("logs", "udp").stderr
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            c.settimeout(1)
+            answer = None
+            for _ in range(20):  # UDP: resend until the relay and the server answer
+                c.sendto(b"ping", ("127.0.0.1", port))
+                try:
+                    answer = c.recv(100)
+                    break
+                except socket.timeout:
+                    continue
+        assert answer == b"pong"
+        assert wait(lambda: "got ping" in rlx("logs", "udp").stdout)
+    finally:
+        rlx("rm", "-f", "udp")
 
 
 @pytest.mark.parametrize("network", ["pasta", "none"])
