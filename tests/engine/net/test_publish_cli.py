@@ -90,6 +90,26 @@ def test_publish_all_port_ps_and_stop(rlx, env):
         rlx("rm", "-f", "web")
 
 
+def test_killed_container_frees_its_port_and_ends_its_helpers(rlx, env):
+    """`rl kill` (SIGKILL to the container, its monitor records the end): the forwarder and
+    slirp4netns go with it and the published port is free again."""
+    probe = socket.create_server(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    done = rlx("run", "-d", "--name", "killed", "-p", f"127.0.0.1:{port}:80", *NGINX)
+    assert done.returncode == 0, done.stderr
+    try:
+        assert b"nginx" in get(port).lower()
+        helpers = record(env, "killed")["Rl"]["NetworkHelpers"]
+        assert len(helpers) == 2
+        assert rlx("kill", "killed").returncode == 0
+        assert wait(lambda: all(gone(pid) for pid in helpers)), helpers
+        assert wait(lambda: record(env, "killed")["State"]["Status"] == "exited")
+        socket.create_server(("127.0.0.1", port)).close()  # the port is free again
+    finally:
+        rlx("rm", "-f", "killed")
+
+
 def test_publish_on_loopback_keeps_the_client_address(rlx, env):
     probe = socket.create_server(("127.0.0.1", 0))
     port = probe.getsockname()[1]
