@@ -117,3 +117,14 @@ def rlx(env):
     def run(*args, **kwargs):
         return rl.run_rl(*args, env=env, **kwargs)
     return run
+
+
+@pytest.fixture
+def remove_image_stores(rl_env, tmp_path):
+    """Layers hold files owned by subordinate ids: remove the test's stores (tmp_path/root and
+    tmp_path/fresh) from inside the user namespace at its end, or pytest cannot clean its temp dirs."""
+    yield
+    from rootless.engine.image.layerstore import remove_trees
+    from rootless.runtime import idmap
+
+    remove_trees(idmap.choose(), [str(p) for p in (tmp_path / "root", tmp_path / "fresh") if p.exists()])

@@ -250,9 +250,22 @@ def _exposed(cfg: dict, opts: RunOptions) -> dict:
     return ports.exposed_ports(cfg.get("ExposedPorts") or {}, opts.publish)
 
 
+def _no_bundle(record: dict) -> RlError:
+    return RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
+                   f"remove it: rl rm {record['Id'][:12]}")
+
+
 def bundle_dir(record: dict, ctx: Context) -> str:
     directory = ctx.paths.container_dir(record["Id"])
     if not os.path.exists(os.path.join(directory, "config.json")):
-        raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
-                      f"remove it: rl rm {record['Id'][:12]}")
+        raise _no_bundle(record)
     return directory
+
+
+def bundle_config(paths, record: dict) -> dict:
+    """The container's config.json (its OCI spec); the "no bundle" error when it is missing."""
+    try:
+        with open(os.path.join(paths.container_dir(record["Id"]), "config.json"), "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        raise _no_bundle(record) from None

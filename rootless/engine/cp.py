@@ -84,18 +84,15 @@ def _in_running(pid: int, fn):
 
 
 def _in_stopped(paths, record: dict, fn):
-    import json
 
     from rootless.runtime import idmap
     from rootless.runtime import rootfs as rootfs_mod
     from rootless.runtime import syscalls as sc
     from rootless.runtime.userns import run_in_userns
 
-    directory = paths.container(record["Id"])
-    try:
-        config = json.loads((directory / "config.json").read_text())
-    except (OSError, ValueError):
-        raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)") from None
+    from rootless.engine.containers import bundle_config
+
+    config = bundle_config(paths, record)
     mapping = idmap.choose(record.get("HostConfig", {}).get("UsernsMode", ""))
     annotations = config.get("annotations") or {}
     root = config["root"]["path"]

@@ -14,11 +14,10 @@ as docker keeps them in its init layer; `rl commit` leaves them out of the new l
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
-from rootless.errors import RlError, StorageError
+from rootless.errors import StorageError
 
 OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque", "user.fuseoverlayfs.opaque")
 
@@ -27,12 +26,9 @@ class Layout:
     """A container's upper dir, lower dirs (top-most first) and mount destinations."""
 
     def __init__(self, paths, record: dict) -> None:
-        directory = paths.container(record["Id"])
-        try:
-            config = json.loads((directory / "config.json").read_text())
-        except (OSError, ValueError):
-            raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
-                          f"remove it: rl rm {record['Id'][:12]}") from None
+        from rootless.engine.containers import bundle_config
+
+        config = bundle_config(paths, record)
         annotations = config.get("annotations") or {}
         if annotations.get("rl.rootfs.driver", "vfs") == "vfs":
             raise StorageError("not supported for containers on the vfs storage driver (no upper dir)",

@@ -11,7 +11,6 @@ Nothing the container mounted (volumes, /proc, /dev) is in it, as with docker.
 
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 from pathlib import Path
@@ -46,12 +45,10 @@ def export_fd(paths, record: dict, fd: int) -> None:
     from rootless.runtime import idmap
     from rootless.runtime.userns import run_in_userns
 
+    from rootless.engine.containers import bundle_config
+
     directory = paths.container(record["Id"])
-    try:
-        config = json.loads((directory / "config.json").read_text())
-    except (OSError, ValueError):
-        raise RlError(f"container {record['Id'][:12]} has no bundle (its creation was interrupted)",
-                      f"remove it: rl rm {record['Id'][:12]}") from None
+    config = bundle_config(paths, record)
     mapping = idmap.choose(record.get("HostConfig", {}).get("UsernsMode", ""))
     annotations = config.get("annotations") or {}
     userns = mapping.mode != "root"

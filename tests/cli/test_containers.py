@@ -29,13 +29,7 @@ def env(tmp_path_factory, fixture_images):
 record = rl.container_record
 
 
-def wait_for(check, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+wait_for = rl.wait_until
 
 
 def test_run_rm_echo_hi(rlx):

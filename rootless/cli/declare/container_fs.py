@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         group.command("commit")(commit)
         group.command("diff")(diff)
         group.command("rename")(rename)
-    register_cp(app)
+        group.command("cp")(cp)
 
 
 @implemented_by("container_fs:cp")
@@ -51,8 +51,3 @@ def cp(src: Annotated[str, typer.Argument(metavar="SRC", help="CONTAINER:SRC_PAT
        dest: Annotated[str, typer.Argument(metavar="DEST", help="CONTAINER:DEST_PATH, a host path, or - (a tar to stdout)")]) -> None:
     """Copy files/folders between a container and the local filesystem."""
 
-
-def register_cp(app: typer.Typer) -> None:
-    container = next(g.typer_instance for g in app.registered_groups if g.name == "container")
-    for group in (app, container):
-        group.command("cp")(cp)

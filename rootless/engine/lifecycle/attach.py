@@ -22,8 +22,9 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 
 def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interactive: bool, tty: bool,
                  remove_after: bool = False) -> int:
-    """`remove_after`: the caller deletes the container once this returns (`rl run --rm`), so its
-    end is not written into the record first (one locked rewrite less on the start-up path)."""
+    """`remove_after`: the caller deletes the container once this returns (`rl run --rm`,
+    lifecycle.remove.remove_files, which drops the runtime state too), so its end is not written
+    into the record first (one locked rewrite less on the start-up path)."""
     from rootless.engine.containers import bundle_dir
 
     record = truth.current(store, record)
@@ -65,9 +66,7 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
             signal.signal(sig, handler)
     launch.stop_network(st)  # slirp4netns/pasta and the port forwarder (owner: network engineer)
     code = launch.exit_code(status)
-    if remove_after:
-        launch.drop_runtime_state(ctx.paths, record["Id"])
-    else:
+    if not remove_after:  # else the caller's remove_files drops the record and the runtime state
         launch.record_exit(ctx.paths, store, record["Id"], code)
     return code
 

@@ -17,14 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.registry]
 
 
 @pytest.fixture(autouse=True)
-def _remove_stores(rl_env, tmp_path):
-    """Layers hold files owned by subordinate ids: remove the stores from inside the user
-    namespace, or pytest cannot clean its temp dirs."""
-    yield
-    from rootless.engine.image.layerstore import remove_trees
-    from rootless.runtime import idmap
-
-    remove_trees(idmap.choose(), [str(p) for p in (tmp_path / "root", tmp_path / "fresh") if p.exists()])
+def _remove_stores(remove_image_stores):
+    """The stores of each test go at its end (conftest's remove_image_stores)."""
 
 
 @pytest.mark.parametrize("chunk_size", [None, 256 << 10])

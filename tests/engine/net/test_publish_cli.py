@@ -54,13 +54,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def wait(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+wait = rl.wait_until
 
 
 def test_publish_all_port_ps_and_stop(rlx, env):
