@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rootless.engine.image import tarstream as ts
+from rootless.engine.image.placement import make_root, mark_top_dir  # noqa: F401 (re-export)
 from rootless.engine.image.tarstream import Input, Member
 from rootless.errors import RlError, StorageError
 
@@ -48,7 +49,6 @@ OPAQUE_MARKER = ".wh..wh..opq"
 WHITEOUT_PREFIX = ".wh."
 USER_OPAQUE_XATTR = "user.overlay.opaque"
 TRUSTED_OPAQUE_XATTR = "trusted.overlay.opaque"
-_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -355,33 +355,8 @@ def unpack(stream: BinaryIO, dest: Path, *, owners: str = "keep", trusted_xattrs
         chunks.close()
 
 
-def mark_top_dir(path: str | Path) -> None:
-    """Best effort: flag `path` as the top of a directory hierarchy (`chattr +T`, ext4's
-    FS_TOPDIR_FL) so that ext4's Orlov allocator spreads its subdirectories (and their files) over
-    block groups instead of packing them next to the store's other directories. A layer is such a
-    hierarchy. It matters most on ext4 without a journal, where allocating near inodes deleted in
-    the last minutes (a removed image, a pruned store) scans past each of them: 10-40x slower
-    creates measured here (docs/performance.md, "pull"). Filesystems without the flag ignore it."""
-    import fcntl
-    import struct
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
-        if not flags & _FS_TOPDIR_FL:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
-    except OSError:
-        pass   # ENOTTY/EOPNOTSUPP (tmpfs, overlay...), EPERM: only a placement hint
-    finally:
-        os.close(fd)
-
-
 def _unpack(chunks: ts.Chunks, dest: Path, owners: str, trusted_xattrs: bool) -> dict:
-    os.mkdir(dest, 0o755)
-    mark_top_dir(dest)
+    make_root(dest)   # a spot where ext4 creates files fast (placement.py)
     unpacker = Unpacker(dest, owners=owners, trusted_xattrs=trusted_xattrs)
     inp = ts.Input(chunks)
     globals_: dict = {}

@@ -8,8 +8,10 @@ the diff_id and renames the result into place. `remove_trees` deletes layer dirs
 because files owned by subordinate ids can only be removed from inside the user namespace.
 
 The helper unshares its own user namespace while it is still single-threaded; the parent writes
-the id maps (`rootless.runtime.idmap.apply`) and releases it by sending one byte on its stdin.
-As real root (mapping mode "root") it runs without a user namespace.
+the id maps (`rootless.runtime.idmap.apply`) and releases it by sending one byte on its stdin,
+then its request as one JSON line, then the stream. As real root (mapping mode "root") it runs
+without a user namespace. `prestart` starts helpers before their request is known (a pull does
+so while it resolves the manifest); writers take them, `discard_spares` ends the unused ones.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ import errno
 import fcntl
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,25 +55,37 @@ def _uses_userns(mapping) -> bool:
 
 
 class _Helper:
-    """One helper process: spawned, released into its user namespace, fed, and its answer read."""
+    """One helper process: spawned, released into its user namespace, given its request (one JSON
+    line on its stdin), fed, and its answer read. `_Helper(mapping)` only starts it (a spare, see
+    `prestart`); `send(request)` gives it its work."""
 
-    def __init__(self, mapping, request: dict) -> None:
-        request = dict(request, userns=_uses_userns(mapping))
+    def __init__(self, mapping, request: dict | None = None, *, warm: bool = False) -> None:
+        self.mapping = mapping
+        self.userns = _uses_userns(mapping)
         package_root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        import subprocess  # here: the helper process itself needs neither (its start-up is timed)
+        import tempfile
+
         self._stderr = tempfile.TemporaryFile()
         from rootless.frozen import self_command  # `python -m` from source and in dist/rl
 
         self.proc = subprocess.Popen(
-            self_command("rootless.engine.image.layerstore") + [json.dumps(request)],
+            self_command("rootless.engine.image.layerstore") + (["--userns"] if self.userns else [])
+            + (["--unpack"] if warm else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, bufsize=0)
         try:
             fcntl.fcntl(self.proc.stdin.fileno(), _F_SETPIPE_SZ, CHUNK)  # type: ignore[union-attr]
         except OSError:
             pass
-        if request["userns"]:
+        if self.userns:
             self._release(mapping)
+        if request is not None:
+            self.send(request)
+
+    def send(self, request: dict) -> None:
+        self.write(json.dumps(dict(request, userns=self.userns)).encode() + b"\n")
 
     def _release(self, mapping) -> None:
         ready = self.proc.stdout.readline()  # type: ignore[union-attr]
@@ -119,6 +131,16 @@ class _Helper:
             self.proc.kill()
         self.proc.wait()
 
+    def discard(self) -> None:
+        """An unused spare: end of its stdin (it exits without a word), or kill it."""
+        import subprocess
+
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
 
 def _error_from(answer: dict) -> RlError:
     from rootless.engine.image import layer
@@ -126,6 +148,87 @@ def _error_from(answer: dict) -> RlError:
     kinds = {"UnsafeLayer": layer.UnsafeLayer, "DiffIdMismatch": layer.DiffIdMismatch}
     cls = kinds.get(answer.get("kind", ""), StorageError)
     return cls(answer["error"], answer.get("hint"))
+
+
+class _Spare:
+    """A helper being started ahead of need (`prestart`): `ready` is set once `helper` is up
+    (or None when it could not start: the writer then starts its own and reports the error)."""
+
+    def __init__(self, mapping) -> None:
+        self.mapping = mapping
+        self.helper: _Helper | None = None
+        self.ready = threading.Event()
+        self.cancelled = False
+
+    def start(self) -> None:
+        try:
+            self.helper = _Helper(self.mapping, warm=True)
+        except Exception:  # noqa: BLE001 - the writer's own start says what is wrong
+            self.helper = None
+        finally:
+            with _spares_lock:
+                self.ready.set()
+                cancelled = self.cancelled
+        if cancelled and self.helper is not None:
+            self.helper.discard()
+
+
+_spares: list[_Spare] = []
+_spares_lock = threading.Lock()
+#: compressed layers smaller than this start their own helper (see _helper_for)
+SPARE_MIN_SIZE = 1 << 20
+
+
+def prestart(mapping, count: int = 1) -> list[_Spare]:
+    """Start `count` unpack helpers for `mapping` now, in background threads, while the caller
+    does other work (a pull resolving its manifest): interpreter start-up and the user namespace's
+    id maps (~0.1-0.3 s) then overlap it. `LayerWriter`s take them in order; the caller hands
+    the returned list to `discard_spares` when done. A spare never outlives this process: it
+    waits for its request on a pipe and leaves at its end."""
+    started = []
+    for _ in range(count):
+        spare = _Spare(mapping)
+        with _spares_lock:
+            _spares.append(spare)
+        threading.Thread(target=spare.start, name="rl-helper-start", daemon=True).start()
+        started.append(spare)
+    return started
+
+
+def discard_spares(spares: list[_Spare]) -> None:
+    """End those of `spares` no writer took (one still starting ends itself once up)."""
+    done = []
+    with _spares_lock:
+        for spare in spares:
+            if spare in _spares:
+                _spares.remove(spare)
+                if spare.ready.is_set():
+                    done.append(spare)
+                else:
+                    spare.cancelled = True
+    for spare in done:
+        if spare.helper is not None:
+            spare.helper.discard()
+
+
+def _helper_for(mapping, request: dict, size_hint: int | None = None) -> _Helper:
+    """A started spare for `mapping` given `request`, else a new helper. A layer announced as
+    small (`size_hint` bytes) leaves the spares to the big ones: it is done soon either way."""
+    with _spares_lock:
+        wanted = size_hint is None or size_hint >= SPARE_MIN_SIZE
+        spare = next((s for s in _spares if s.mapping == mapping), None) if wanted else None
+        if spare is not None:
+            _spares.remove(spare)
+    if spare is not None:
+        spare.ready.wait()
+        helper = spare.helper
+        if helper is not None and helper.proc.poll() is None:
+            try:
+                helper.send(request)
+                return helper
+            except (OSError, RlError):
+                helper.kill()
+    return _Helper(mapping, request)
 
 
 class LayerWriter:
@@ -142,12 +245,13 @@ class LayerWriter:
     """
 
     def __init__(self, paths, mapping, chain_id: str | None, diff_id: str | None = None, *,
-                 locked: bool = False, hashing: bool = True) -> None:
+                 locked: bool = False, hashing: bool = True, size_hint: int | None = None) -> None:
         self.paths = paths
         self.mapping = mapping
         self.chain_id = chain_id
         self.diff_id = diff_id
         self.hashing = hashing
+        self.size_hint = size_hint
         self.needed = False
         self.result: dict = {"diff_id": diff_id, "notes": []}
         name = chain_id.partition(":")[2] if chain_id else f"import-{os.getpid()}"
@@ -165,11 +269,11 @@ class LayerWriter:
             self.paths.layers.mkdir(parents=True, exist_ok=True)
             if self.chain_id:
                 self._remove_leftovers()
-            self._helper = _Helper(self.mapping, {
+            self._helper = _helper_for(self.mapping, {
                 "op": "unpack", "dest": str(self._tmp), "diff_id": self.diff_id, "hashing": self.hashing,
                 "final": str(self.paths.layer(self.chain_id)) if self.chain_id else None,
                 "owners": "zero" if getattr(self.mapping, "mode", "root") == "single" else "keep",
-                "trusted_xattrs": os.getuid() == 0 and not _uses_userns(self.mapping)})
+                "trusted_xattrs": os.getuid() == 0 and not _uses_userns(self.mapping)}, self.size_hint)
             self.needed = True
         except BaseException:
             self._unlock()
@@ -340,6 +444,8 @@ def _rmtree(path: str) -> None:
 
     if os.path.lexists(path):
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
             shutil.rmtree(path, onerror=fix)
         else:
             os.unlink(path)
@@ -381,17 +487,23 @@ def _rename_into_place(dest: Path, final: str) -> None:
 
 
 def _helper_main(argv: list[str]) -> int:
-    request = json.loads(argv[1])
     out = sys.stdout
+    stdin = sys.stdin.buffer
     try:
-        if request.get("userns"):
+        if "--userns" in argv[1:]:
             from rootless.runtime import syscalls
 
             syscalls.unshare(syscalls.CLONE_NEWUSER)
             out.write("ready\n")
             out.flush()
-            if sys.stdin.buffer.read(1) != _GO:
+            if stdin.read(1) != _GO:
                 return 1
+        if "--unpack" in argv[1:]:   # a spare: be ready to unpack when the request comes
+            from rootless.engine.image import layer  # noqa: F401
+        line = stdin.readline()
+        if not line:
+            return 0            # a spare nobody needed (prestart): nothing to do, nothing to say
+        request = json.loads(line)
         os.umask(0)
         if request["op"] == "unpack":
             answer = _helper_unpack(request)

@@ -205,15 +205,15 @@ class ImageStore:
         return _layerstore().layer_lock(self.paths, chain_id)
 
     def unpack_layer(self, chain_id: str, stream: BinaryIO, diff_id: str | None = None, *,
-                     locked: bool = True) -> dict:
+                     locked: bool = True, size_hint: int | None = None) -> dict:
         """Unpack a layer tar stream (compressed or not) as `chain_id`.
 
         The registry path: the caller holds `layer_lock(chain_id)` (locked=True) and hands a
         stream that verifies its own digests (then `diff_id` None skips hashing here). Returns
-        {"diff_id", "notes", "size", "unpacked"}.
+        {"diff_id", "notes", "size", "unpacked"}. `size_hint`: the compressed size, if known.
         """
         with _layerstore().LayerWriter(self.paths, self.mapping, chain_id, diff_id, locked=locked,
-                                    hashing=diff_id is not None) as writer:
+                                    hashing=diff_id is not None, size_hint=size_hint) as writer:
             if writer.needed:
                 writer.copy_from(stream)
         return dict(writer.result, unpacked=writer.needed)

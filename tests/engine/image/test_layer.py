@@ -403,9 +403,10 @@ def _inode_flags(path: Path) -> int:
         os.close(fd)
 
 
-def test_layer_dir_is_marked_top_of_a_hierarchy(paths, mapping, tmp_path: Path) -> None:
-    """ext4's `chattr +T` on each layer root (Orlov spreads its subdirectories): where the store's
-    filesystem takes the flag, the unpacked layer carries it."""
+def test_layer_root_is_spread_and_its_tree_kept_together(paths, mapping, tmp_path: Path) -> None:
+    """ext4's `chattr +T` on the scratch parent (Paths.tmp): each layer root created there is
+    placed afresh by the Orlov allocator (placement.py); the layer root itself is not flagged,
+    so its subdirectories stay next to it. Skipped where the filesystem has no FS_TOPDIR_FL."""
     probe = tmp_path / "probe"
     probe.mkdir()
     layer.mark_top_dir(probe)
@@ -416,5 +417,7 @@ def test_layer_dir_is_marked_top_of_a_hierarchy(paths, mapping, tmp_path: Path) 
     if not supported:
         pytest.skip("the test directory's filesystem has no FS_TOPDIR_FL")
     root, _ = unpack(paths, mapping, make_tar([entry("etc", tarfile.DIRTYPE), entry("etc/x", data=b"x")]))
-    assert _inode_flags(root) & 0x00020000
+    assert _inode_flags(paths.tmp) & 0x00020000
+    assert not _inode_flags(root) & 0x00020000
     assert not _inode_flags(root / "etc") & 0x00020000
+    assert sorted(p.name for p in paths.tmp.iterdir()) == []   # no candidate left behind
