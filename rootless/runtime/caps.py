@@ -8,8 +8,6 @@ ambient set (each ambient cap must be permitted and inheritable, capabilities(7)
 
 from __future__ import annotations
 
-from rootless.runtime import syscalls
-
 NAMES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
     "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
@@ -63,6 +61,8 @@ def last_cap() -> int:
 
 def drop_bounding(caps: dict, top: int) -> None:
     """Drop every capability not in caps["bounding"] from the bounding set (needs CAP_SETPCAP)."""
+    from rootless.runtime import syscalls  # here: mask() alone must not load the native module
+
     keep = mask(caps.get("bounding", ()))
     for cap in range(top + 1):
         if not keep >> cap & 1:
@@ -75,6 +75,8 @@ def drop_bounding(caps: dict, top: int) -> None:
 
 def apply_sets(caps: dict) -> None:
     """capset() the effective/permitted/inheritable sets, then raise the ambient ones."""
+    from rootless.runtime import syscalls
+
     permitted = mask(caps.get("permitted", ()))
     effective = mask(caps.get("effective", ())) & permitted
     inheritable = mask(caps.get("inheritable", ()))

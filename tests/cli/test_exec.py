@@ -225,9 +225,9 @@ def test_ps_format_through_the_template_engine(rlx, box):
 #: what `rl exec` may import beyond the entry, the fast path and the Context (docs/performance.md)
 EXEC_MODULES = {"rootless.cli.commands", "rootless.cli.commands.exec", "rootless.engine",
                 "rootless.engine.lifecycle", "rootless.engine.lifecycle.exec", "_json", "rootless.runtime",
-                "rootless.runtime.exec", "rootless.runtime.init", "rootless.runtime.process",
-                "rootless.runtime.caps", "rootless.runtime.syscalls", "rootless._native", "rootless._native.lib",
-                "_cffi_backend", "rootless.fastjson", "rootless.cli.quick_exit"}  # not signal: signal.py imports enum (runtime.process/init use _signal)
+                "rootless.runtime.exec", "rootless.runtime.plan", "rootless.runtime.caps",
+                "rootless.fastjson", "rootless.cli.quick_exit",
+                "rootless.runtime.children"}  # no cffi, signal, json: the C helper joins
 
 
 @pytest.mark.parametrize("args", [["box", "true"], ["-i", "-e", "A=1", "-e", "HOME", "-w", "/tmp", "box", "true"]])
@@ -276,3 +276,54 @@ def test_exec_with_a_stale_record(env, rlx):
             f.write(original)
     finally:
         rlx("rm", "-f", "stale")
+
+
+# --- the C helper (_rl_exec) that `rl exec` becomes -----------------------------------------------
+def test_exec_failures_are_docker_s(rlx, box):
+    cases = [(["nope"], 127, 'Error: exec: "nope": executable file not found in $PATH\n'),
+             (["/no/such"], 127, 'Error: exec: "/no/such": stat /no/such: no such file or directory\n'),
+             (["/etc"], 126, 'Error: exec: "/etc": is a directory\n'),
+             (["/etc/passwd"], 126, 'Error: exec: "/etc/passwd": permission denied\n')]
+    for args, code, stderr in cases:
+        for detach in ([], ["-d"]):  # -d: the process's stdio is /dev/null, the error still reaches us
+            done = rlx("exec", *detach, "box", *args)
+            assert (done.returncode, done.stderr, done.stdout) == (code, stderr, ""), (args, detach)
+
+
+@pytest.mark.parametrize("script, code", [("kill -TERM $$", 143), ("kill -KILL $$", 137), ("exit 300", 44)])
+def test_exec_exit_code_of_a_signalled_process(rlx, box, script, code):
+    assert rlx("exec", "box", "sh", "-c", script).returncode == code
+
+
+def test_exec_becomes_the_helper_and_forwards_signals(env, box):
+    """`rl exec` execs into _rl_exec (no interpreter left waiting); a SIGTERM sent to it reaches
+    the process in the container, whose status is rl's."""
+    import signal
+
+    script = "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"
+    p = subprocess.Popen([*rl.rl_command(), "exec", "box", "sh", "-c", script], env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        assert os.path.basename(os.readlink(f"/proc/{p.pid}/exe")) == "_rl_exec"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill()
+    assert (p.returncode, out) == (42, "got TERM\n"), err
+
+
+def test_exec_into_a_reused_pid_is_refused_by_the_helper(env, box):
+    """The helper checks the start time itself (the record could go stale between rl's look and
+    the join): a plan naming the container's pid with another start time runs nothing."""
+    from rootless.runtime import exec as rt
+    from rootless.runtime import plan
+
+    pid = int(rl.container_record(env, box)["State"]["Pid"])
+    pairs = rt.plan_pairs(pid, rt.start_time(pid) + 1, {"args": ["true"]}, container_id=box)
+    fd = plan.memfd(plan.encode(pairs))
+    try:
+        done = subprocess.run([rt.binary(), str(fd)], pass_fds=[fd], capture_output=True, text=True, timeout=20)
+    finally:
+        os.close(fd)
+    assert (done.returncode, done.stderr) == (1, f"Error: container {box} is not running\n")

@@ -27,9 +27,22 @@ def exec_(ctx: Context, container: str, command: list[str], detach: bool = False
         args=command or (), env=env or (), user=user,
         workdir=workdir, interactive=interactive, tty=tty, detach=detach, privileged=privileged)
     sys.stdout.flush()
+    status = exec_mod.exec_in(ctx.paths, container, opts, replace=_replaceable(ctx))
     from rootless.cli.quick_exit import leave
 
-    return leave(exec_mod.exec_in(ctx.paths, container, opts))
+    return leave(status)
+
+
+def _replaceable(ctx: Context) -> bool:
+    """This process may become the exec helper (execve): it is rl itself (quick_exit.leave's
+    rule: the console script, `python -m rootless`, the frozen rl), no thread runs, and no debug
+    log wants a traceback. In-process callers (tests, embedding) keep the helper a child."""
+    if ctx.log_level == "debug" or "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
+        return False
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return bool(getattr(sys, "frozen", False) or (spec is not None and spec.name == "rootless.__main__")
+                or (getattr(main, "__file__", None) or "").rpartition("/")[2] == "rl")
 
 
 def _find(ctx: Context, name: str, kinds: tuple[str, ...], size: bool) -> dict | None:

@@ -5,7 +5,9 @@ capabilities, rlimits) with the exec options on top: `-e` entries replace the co
 `-u` is resolved against the container's /etc/passwd and /etc/group as they are now (through
 /proc/PID/root, the image's files when that is not readable), `-w` replaces the cwd,
 `--privileged` gives every capability. The runtime joins the container process's namespaces
-(rootless.runtime.exec); this process relays the pty with `-t` and returns the exit status.
+(rootless.runtime.exec, the C helper _rl_exec): `rl exec` itself becomes the helper (execve)
+when it can; otherwise (a terminal to relay, an in-process caller) the helper is a child, this
+process relays the pty with `-t` and returns the exit status.
 
 A container that is not running is docker's daemon error "container <id> is not running" (exit 1).
 
@@ -241,8 +243,11 @@ def _store_record(paths: Paths, store: ContainerStore | None, ref: str) -> tuple
     return record, trusted_process(record)
 
 
-def exec_in(paths: Paths, ref: str, opts: ExecOptions, store: ContainerStore | None = None) -> int:
-    """Run the exec; returns the process's exit status (0 at once with -d)."""
+def exec_in(paths: Paths, ref: str, opts: ExecOptions, store: ContainerStore | None = None,
+            replace: bool = False) -> int:
+    """Run the exec; returns the process's exit status (0 at once with -d). `replace`: this
+    process may become the exec helper (execve, runtime.exec.replace) when nothing needs Python
+    after the join (no terminal to relay): the helper prints failures and exits with the code."""
     record = quick_record(paths.containers_dir(), ref) if store is None else None
     target = trusted_process(record)
     if target is None:
@@ -253,17 +258,20 @@ def exec_in(paths: Paths, ref: str, opts: ExecOptions, store: ContainerStore | N
     if opts.user:
         passwd, group = _user_files(paths, record, record["State"]["Pid"])
     proc = process_for(config, opts, passwd, group, _available_caps(config))
-    return _run(paths, store, ref, record, target, proc, opts)
+    return _run(paths, store, ref, record, target, proc, opts, replace)
 
 
-def _run(paths, store, ref, record, target, proc, opts) -> int:
+def _run(paths, store, ref, record, target, proc, opts, replace=False) -> int:
     """The runtime's join: straight to the trusted pid; through the OCI state otherwise."""
     from rootless.runtime import exec as rt
 
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
         stdio = (devnull,) * 3 if opts.detach else (0 if opts.interactive else devnull, 1, 2)
-        kw = {"tty": opts.tty, "detach": opts.detach, "stdio": stdio}
+        if target is not None and replace and not opts.tty and rt.start_time(target[0]) == target[1]:
+            rt.replace(target[0], target[1], proc, container_id=record["Id"], detach=opts.detach,
+                       stdio=tuple(None if fd == i else fd for i, fd in enumerate(stdio)))
+        kw = {"tty": opts.tty, "detach": opts.detach, "stdio": stdio, "container_id": record["Id"]}
         if target is not None:
             status = rt.join_and_run(target[0], target[1], proc, **kw)
             if status is not None:
@@ -271,6 +279,7 @@ def _run(paths, store, ref, record, target, proc, opts) -> int:
             record, _ = _store_record(paths, store, ref)  # the record was stale: what became of it
         from rootless.errors import ContainerNotRunning, InvalidState
 
+        kw.pop("container_id")
         try:
             return rt.exec_process(paths.oci_state_dir(), record["Id"], proc, **kw)
         except InvalidState:  # stopped between our check and the runtime's
