@@ -1,5 +1,10 @@
-"""cffi build script for rootless._native (API mode, out of line), and the build of rl's port
-forwarder executable rootless/_rl_forward (rl_forward*.c, run by rootless.engine.net.forwarder).
+"""cffi build script for rootless._native (API mode, out of line), and the build of rl's small
+static executables beside it (TOOLS): the port forwarder rootless/_rl_forward (rl_forward*.c, run
+by rootless.engine.net.forwarder), the container's first process rootless/_rl_boot (rl_boot.c,
+run by rootless.runtime.create), the exec helper rootless/_rl_exec (rl_exec.c, run by
+rootless.runtime.exec) and the pause process rootless/_rl_pause (rl_pause.c, run by
+rootless.engine.pause). _rl_boot and _rl_exec read their work as a plan (rl_plan.h) and share the
+process settings (rl_process.h).
 
 Used by the package build (setup.py: cffi_modules) and by `make native`, which also builds the
 forwarder. The cffi sources beside this file are thin wrappers; rootless.runtime.syscalls is the
@@ -16,6 +21,13 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 FORWARDER_SOURCES = ("rl_forward.c", "rl_forward_ns.c", "rl_forward_relay.c")  # + rl_forward.h
+#: executable (in rootless/) -> its C sources (headers beside them)
+TOOLS = {
+    "_rl_forward": FORWARDER_SOURCES,
+    "_rl_boot": ("rl_boot.c", "rl_mounts.c", "rl_plan.c", "rl_process.c"),
+    "_rl_exec": ("rl_exec.c", "rl_plan.c", "rl_process.c"),
+    "_rl_pause": ("rl_pause.c",),
+}
 
 
 def make_builder(srcdir: str) -> FFI:
@@ -35,12 +47,12 @@ def make_builder(srcdir: str) -> FFI:
 ffibuilder = make_builder(os.path.relpath(HERE))
 
 
-def build_forwarder(out: Path) -> None:
-    """rl_forward.c -> `out`: static where the C library allows (no shared library to find, no
-    glibc floor for the frozen rl), else dynamic; written to a temp name, then renamed."""
+def build_tool(out: Path, names=FORWARDER_SOURCES) -> None:
+    """C sources -> the executable `out`: static where the C library allows (no shared library to
+    find, no glibc floor for the frozen rl), else dynamic; written to a temp name, then renamed."""
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     tmp = out.with_name(out.name + ".tmp")
-    sources = [str(HERE / name) for name in FORWARDER_SOURCES]
+    sources = [str(HERE / name) for name in names]
     base = [cc, "-O2", "-Wall", "-Wextra", "-o", str(tmp), *sources]
     for extra in (["-static", "-s"], ["-s"]):
         if subprocess.run(base + extra, stderr=subprocess.DEVNULL).returncode == 0:
@@ -51,11 +63,22 @@ def build_forwarder(out: Path) -> None:
     tmp.rename(out)
 
 
+def build_tools(names=None) -> None:
+    """Build the TOOLS named (all by default) into rootless/."""
+    for name in names or TOOLS:
+        build_tool(HERE.parent / "rootless" / name, TOOLS[name])
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:]:  # `python native/build.py _rl_exec ...`: only those executables
+        build_tools(sys.argv[1:])
+        raise SystemExit(0)
     # Rebuild after a C change (`make native`): compile under build/, then put the library in place
     # of the one the editable install made, so exactly one rootless/_native*.so exists.
     built = Path(make_builder(str(HERE)).compile(tmpdir=str(HERE.parent / "build" / "native")))
     for old in (HERE.parent / "rootless").glob("_native*.so"):
         old.unlink()
     shutil.copy2(built, HERE.parent / "rootless" / built.name)
-    build_forwarder(HERE.parent / "rootless" / "_rl_forward")
+    build_tools()

@@ -14,7 +14,7 @@ OUT=build/packaging
 TREE=$OUT/dist/rl
 
 [ -x "$PY" ] || make dev
-{ ls rootless/_native*.so && [ -x rootless/_rl_forward ]; } >/dev/null 2>&1 || "$PY" native/build.py
+{ ls rootless/_native*.so && [ -x rootless/_rl_forward ] && [ -x rootless/_rl_boot ] && [ -x rootless/_rl_exec ] && [ -x rootless/_rl_pause ]; } >/dev/null 2>&1 || "$PY" native/build.py
 "$PY" -m PyInstaller --version >/dev/null 2>&1 || "$PY" -m pip install -q 'pyinstaller>=6.10'
 
 mkdir -p "$OUT" dist

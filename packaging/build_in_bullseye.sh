@@ -67,7 +67,8 @@ rm -rf "$ROOT/src/rl"
 mkdir -p "$ROOT/src/rl"
 # the host's built C parts stay out: native/build.py builds them again in the root
 tar -cf - --exclude=./.venv --exclude=./build --exclude=./dist --exclude=./.git --exclude='__pycache__' \
-    --exclude='./rootless/_native*.so' --exclude=./rootless/_rl_forward --exclude=./rootless/.native-built . \
+    --exclude='./rootless/_native*.so' --exclude=./rootless/_rl_forward --exclude=./rootless/_rl_boot \
+    --exclude=./rootless/_rl_exec --exclude=./rootless/_rl_pause --exclude=./rootless/.native-built . \
     | tar -xf - -C "$ROOT/src/rl"
 # rl's dependencies as pyproject.toml lists them, and PyInstaller (quick once installed)
 in_root $VENV/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("/src/rl/pyproject.toml", "rb"))

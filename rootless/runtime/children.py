@@ -17,6 +17,18 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_line(fd: int) -> bytes:
+    """Up to and including the first newline (or to EOF when the writer ended without one): a
+    one-line report followed by more on the same pipe."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -47,3 +59,18 @@ def reap(pid: int, *, kill: bool = True) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def spawn(exe: str, argv: list[str], keep=(), **kwargs) -> int:
+    """os.posix_spawn(exe, argv, os.environ, **kwargs) with the descriptors `keep` inherited by
+    the child. They are made inheritable for the call only (this process forks nothing meanwhile):
+    a dup2 onto itself in the file actions clears close-on-exec only from glibc 2.29 on, and the
+    frozen rl runs on 2.28. posix_spawn is a vfork: no copy of the interpreter."""
+    changed = [fd for fd in dict.fromkeys(keep) if not os.get_inheritable(fd)]
+    for fd in changed:
+        os.set_inheritable(fd, True)
+    try:
+        return os.posix_spawn(exe, argv, os.environ, **kwargs)
+    finally:
+        for fd in changed:
+            os.set_inheritable(fd, False)

@@ -1,12 +1,12 @@
 """`create`: make the container from a bundle and leave its process waiting for `start`.
 
-The caller's process clones the container's first process with the new namespaces of
-linux.namespaces (it becomes pid 1 of a new pid namespace), writes its uid/gid maps
-(idmap.apply: directly for a single id, newuidmap/newgidmap for ranges), releases it over a pipe
-and reads back "ready" or the setup error. The container process then blocks on
-`<state_dir>/<id>/exec.fifo` until `start` opens it, as runc's does. The caller stays the
-container's parent: it (or the engine's monitor) reaps it.
-"""
+The caller posix_spawns rootless/_rl_boot (native/rl_boot.c) with the container's plan (boot.py):
+it clones the container's first process with the new namespaces of linux.namespaces and
+CLONE_PARENT (so the caller is its parent, and it is pid 1 of a new pid namespace), tells its pid
+and exits. The caller writes the uid/gid maps (idmap.apply: directly for a single id,
+newuidmap/newgidmap for ranges), releases it over a pipe and reads back "ready" or the setup
+error. The container process then blocks on `<state_dir>/<id>/exec.fifo` until `start` opens it,
+as runc's does. The caller stays the container's parent: it (or the engine's monitor) reaps it."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import time
 
 from rootless.errors import Conflict, ContainerSetupError, RlError
 from rootless.runtime import bundle as bundle_mod
-from rootless.runtime.children import read_all, reap
+from rootless.runtime.children import read_all, read_line, reap, spawn
 from rootless.runtime import state as state_mod
 from rootless.runtime import syscalls as sc
+
+SIGPIPE, SIGXFSZ = 13, 25   # ignored by CPython; reset for _rl_boot (`signal` imports enum)
 
 
 def _namespaces(config: dict) -> tuple[int, list]:
@@ -117,7 +119,7 @@ def create(bundle, state_dir, container_id: str, *, stdio=None, pty: bool = Fals
 
 
 def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal, die_with_parent):
-    """Clone the container process and bring it to "ready"; returns (pid, driver, pty master).
+    """Start the container process and bring it to "ready"; returns (pid, driver, pty master).
     The "creating" state (with the pid) is on disk from the clone on, so that a caller killed
     meanwhile leaves a container that delete(force=True) finds and kills."""
     from rootless.runtime import boot
@@ -127,7 +129,8 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
                   [(flag, fd) for flag, fd in joins if flag != sc.CLONE_NEWUSER], stdio, terminal)
     b.in_userns = bool(flags & sc.CLONE_NEWUSER) or user_join is not None
     b.die_with_parent = die_with_parent
-    pid, sync_w, ready_r, parent_sock = _clone(b, flags, user_join)
+    b.user_join = -1 if user_join is None else user_join
+    helper, pid, sync_w, ready_r, parent_sock = _start_boot(b)
     try:
         st.pid, st.pid_start = pid, state_mod.pid_start_time(pid)
         state_mod.write(directory, st)
@@ -149,78 +152,94 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
         reap(pid)
         raise
     finally:
+        _reap_helper(helper)
         os.close(ready_r)
         if parent_sock is not None:
             parent_sock.close()
 
 
-def _clone(b, flags: int, user_join: int | None):
-    """Make the pipes (and the pty socketpair), clone; the child runs boot.main and never comes
-    back. Returns (pid, sync_w, ready_r, parent_sock) in the parent."""
-    from rootless.runtime import boot
+def boot_binary() -> str:
+    """native/rl_boot.c's executable, beside the package's modules (also in the frozen rl's tree)."""
+    from rootless.runtime.boot import BINARY
 
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), BINARY)
+
+
+def _start_boot(b):
+    """posix_spawn _rl_boot with its plan, the pipes (and the pty's socket) and the stdio; it
+    clones the container process as our child and tells its pid. Returns (helper pid, container
+    pid, sync_w, ready_r, parent_sock)."""
     sync_r, sync_w = os.pipe()
     ready_r, ready_w = os.pipe()
-    parent_sock = None
+    b.sync_r, b.ready_w = sync_r, ready_w
+    parent_sock = child_sock = None
     if b.terminal:
         import socket
 
-        parent_sock, b.sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    b.sync_r, b.ready_w = sync_r, ready_w
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        b.sock = child_sock.fileno()
+    helper = -1
     try:
-        pid = sc.clone_fork(flags) if user_join is None else _clone_in_userns(user_join, flags)
-    except BaseException as e:
+        helper = _spawn_boot(b)
+        os.close(sync_r)
+        os.close(ready_w)
+        sync_r = ready_w = -1
+        pid = _read_pid(ready_r)
+    except BaseException:
         for fd in (sync_r, sync_w, ready_r, ready_w):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         if parent_sock is not None:
             parent_sock.close()
-            b.sock.close()
-        if isinstance(e, OSError):
-            raise ContainerSetupError(f"cannot create the container's namespaces: {e.strerror}",
-                                      "check user.max_user_namespaces and kernel.unprivileged_userns_clone "
-                                      "(rl info shows what this host allows)") from None
+        _reap_helper(helper)
         raise
-    if pid == 0:
-        try:     # whatever happens, the child never returns into the caller's code
-            os.close(sync_w)
-            os.close(ready_r)
-            if parent_sock is not None:
-                parent_sock.close()
-            boot.main(b)
-        finally:
-            os._exit(125)
-    os.close(sync_r)
-    os.close(ready_w)
-    if b.sock is not None:
-        b.sock.close()
-    return pid, sync_w, ready_r, parent_sock
+    finally:
+        if child_sock is not None:
+            child_sock.close()
+    return helper, pid, sync_w, ready_r, parent_sock
 
 
-def _clone_in_userns(user_fd: int, flags: int) -> int:
-    """clone_fork(flags) from inside the user namespace `user_fd`: a helper child enters it and
-    clones the container process with CLONE_PARENT (so it is our child, and pid 1 of its new pid
-    namespace), tells us its pid and exits. Returns 0 in the container process."""
-    pid_r, pid_w = os.pipe()
-    helper = sc.clone_fork(0)
-    if helper == 0:
-        os.close(pid_r)
+def _spawn_boot(b) -> int:
+    """posix_spawn (vfork: no copy of the interpreter) _rl_boot; the fds of the plan are kept
+    open in it (children.spawn), the signals Python ignores are reset."""
+    from rootless.errors import StorageError
+    from rootless.runtime import boot
+    from rootless.runtime import plan as plan_mod
+
+    try:
+        data = boot.encode(b)
+    except (StorageError, ValueError) as e:  # the child used to find these; same error
+        raise ContainerSetupError(f"container setup failed: {getattr(e, 'message', None) or e}",
+                                  getattr(e, "hint", None)) from None
+    plan_fd = plan_mod.memfd(data)
+    try:
+        exe = boot_binary()
+        return spawn(exe, [exe, str(plan_fd)], (plan_fd, *b.fds()), setsigdef=(SIGPIPE, SIGXFSZ))
+    except OSError as e:
+        raise ContainerSetupError(f"cannot run rl's container helper {exe}: {e.strerror}",
+                                  "rebuild it: make native (or reinstall rl)") from None
+    finally:
+        os.close(plan_fd)
+
+
+def _read_pid(ready_r: int) -> int:
+    """The container's pid from _rl_boot ("P<pid>" and a newline), or its error before the clone
+    ("F <message>", NUL, "<hint>": raised as it is)."""
+    reply = read_line(ready_r)
+    if reply.startswith(b"P") and reply[1:-1].isdigit():
+        return int(reply[1:-1])
+    if reply.startswith(b"F "):
+        message, _, hint = reply[2:].decode(errors="replace").partition("\0")
+        raise ContainerSetupError(message, hint or None)
+    raise ContainerSetupError("rl's container helper _rl_boot failed before the container was created")
+
+
+def _reap_helper(helper: int) -> None:
+    if helper > 0:
         try:
-            sc.setns(user_fd, sc.CLONE_NEWUSER)
-            pid = sc.clone_fork(flags | sc.CLONE_PARENT)
-            if pid == 0:
-                os.close(pid_w)
-                return 0
-            os.write(pid_w, b"%d" % pid)
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
-            os.write(pid_w, f"E{e}".encode(errors="replace"))
-        os._exit(0)
-    os.close(pid_w)
-    reply = read_all(pid_r)
-    os.close(pid_r)
-    os.waitpid(helper, 0)
-    if not reply.isdigit():
-        raise ContainerSetupError(f"cannot join the user namespace: {reply[1:].decode(errors='replace')}")
-    return int(reply)
+            os.waitpid(helper, 0)
+        except ChildProcessError:   # reaped by someone else's wait(): fine
+            pass
 
 
 def _receive_master(sock) -> int:

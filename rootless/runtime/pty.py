@@ -1,7 +1,8 @@
-"""The container's terminal: a pty allocated inside the container's own devpts instance (so `tty`
-prints /dev/pts/0 there), made the controlling terminal of the container process (setsid +
-TIOCSCTTY), its master handed back over a unix socket (SCM_RIGHTS, as OCI's consoleSocket does),
-and relayed by a foreground caller: raw mode, window size changes forwarded.
+"""The container's terminal, the caller's side: the container process (native/rl_boot.c, or
+rl_exec.c for an exec) allocates a pty inside the container's own devpts instance (so `tty` prints
+/dev/pts/0 there) and makes it its controlling terminal (setsid + TIOCSCTTY); its master comes back
+over a unix socket (SCM_RIGHTS, as OCI's consoleSocket does) and a foreground caller relays it:
+raw mode, window size changes forwarded.
 """
 
 from __future__ import annotations
@@ -9,19 +10,6 @@ from __future__ import annotations
 import os
 
 from rootless.runtime.children import write_all
-
-
-def open_in_container() -> tuple[int, int]:
-    """(master, slave) of a new pty of the devpts mounted on the current /dev/pts (call after
-    pivot_root: /dev/ptmx is then the container's pts/ptmx)."""
-    master, slave = os.openpty()
-    os.set_inheritable(master, False)
-    return master, slave
-
-
-def become_controlled(slave: int) -> None:
-    """setsid, make `slave` the controlling terminal and stdin/stdout/stderr (login_tty(3))."""
-    os.login_tty(slave)
 
 
 def send_fd(sock, fd: int) -> None:

@@ -1,12 +1,15 @@
-"""The container's root filesystem, mounted by its first process inside its user+mount namespace
-before the mount tree is built, as the rl.rootfs.* annotations ask (see /tmp/rl-interfaces.md):
+"""The container's root filesystem: the rl.rootfs.* annotations (see /tmp/rl-interfaces.md) checked
+and turned into the plan keys native/rl_boot.c reads (its container process mounts the rootfs
+inside its user+mount namespace before the mount tree is built), or mounted from Python by a
+process already in those namespaces (`rl cp` into a stopped container):
 
 - "rl.rootfs.driver": "overlay" | "fuse-overlayfs" | "vfs" (vfs or absent: root.path as it is)
 - "rl.rootfs.lowerdir" (top-most first, ":"-joined), "rl.rootfs.upperdir", "rl.rootfs.workdir"
 
 Kernel overlayfs in a user namespace needs the `userxattr` option (kernel >= 5.11) so whiteouts and
 opaque directories are read from user.overlay.* xattrs; when the kernel refuses the mount we fall
-back to fuse-overlayfs, and when that fails too the error names both drivers and why.
+back to fuse-overlayfs (the host's, else the copy bundled in dist/rl), and when that fails too the
+error names both drivers and why.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import os
 
 from rootless.errors import StorageError
-from rootless.runtime import syscalls as sc
 
 ANNOTATION_DRIVER = "rl.rootfs.driver"
 ANNOTATION_LOWER = "rl.rootfs.lowerdir"
@@ -29,11 +31,11 @@ def overlay_options(lower: str, upper: str, work: str, userxattr: bool) -> str:
     return opts + (",userxattr" if userxattr else "")
 
 
-def mount(root: str, annotations: dict, userns: bool) -> str:
-    """Mount the rootfs on `root` as the annotations ask; returns the driver actually used."""
+def _checked(annotations: dict) -> tuple[str, str, str, str]:
+    """(driver, lower, upper, work) of the annotations; StorageError for what no driver can use."""
     driver = annotations.get(ANNOTATION_DRIVER) or "vfs"
     if driver == "vfs":
-        return "vfs"
+        return driver, "", "", ""
     if driver not in ("overlay", "fuse-overlayfs"):
         raise StorageError(f"unknown rootfs driver {driver!r}", "use overlay, fuse-overlayfs or vfs")
     lower = annotations.get(ANNOTATION_LOWER, "")
@@ -42,6 +44,36 @@ def mount(root: str, annotations: dict, userns: bool) -> str:
     if not lower or bool(upper) != bool(work):
         raise StorageError(f"rootfs driver {driver}: {ANNOTATION_LOWER} is required, "
                            f"and {ANNOTATION_UPPER} goes with {ANNOTATION_WORK}")
+    return driver, lower, upper, work
+
+
+def pairs(root: str, annotations: dict, userns: bool) -> list[tuple[str, object]]:
+    """The plan keys with which the container process (native/rl_boot.c) mounts the rootfs on
+    `root` as the annotations ask; StorageError for annotations no driver can use."""
+    driver, lower, upper, work = _checked(annotations)
+    out: list[tuple[str, object]] = [("root", root), ("driver", driver)]
+    if driver == "vfs":
+        return out
+    from rootless.frozen import EXTRA_PATH, bundle_dir
+
+    out += [("overlay", overlay_options(lower, upper, work, userns)),
+            ("fuse", overlay_options(lower, upper, work, False)),
+            ("fusepath", f"{os.environ.get('PATH', '')}:{EXTRA_PATH}")]
+    bundled = bundle_dir()
+    if bundled:
+        out.append(("fusedir", bundled))
+    return out
+
+
+def mount(root: str, annotations: dict, userns: bool) -> str:
+    """Mount the rootfs on `root` from this process (already in the container's user and mount
+    namespaces: `rl cp` into a stopped container); returns the driver actually used. The same
+    drivers and fallback as the container process."""
+    from rootless.runtime import syscalls as sc
+
+    driver, lower, upper, work = _checked(annotations)
+    if driver == "vfs":
+        return "vfs"
     os.makedirs(root, exist_ok=True)
     why = ""
     if driver == "overlay":
@@ -59,8 +91,7 @@ def mount(root: str, annotations: dict, userns: bool) -> str:
 
 
 def fuse_overlayfs(root: str, lower: str, upper: str, work: str) -> None:
-    """Mount with fuse-overlayfs (it daemonises; it lives in the container's pid namespace and dies
-    with it)."""
+    """Mount with fuse-overlayfs (it daemonises)."""
     import subprocess
 
     from rootless.frozen import find_tool  # the host's, else the copy bundled in dist/rl

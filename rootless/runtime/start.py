@@ -27,8 +27,9 @@ def start_created(st, directory: str) -> None:
         fifo = os.path.join(directory, state_mod.EXEC_FIFO)
         _release(fifo, st)
         os.unlink(fifo)
+        # state.json keeps "created": without exec.fifo, state.read reports "running" (one
+        # rewrite less on every start)
         st.status = "running"
-        state_mod.write(directory, st)
         os.set_blocking(status_fd, True)
         report = read_all(status_fd)   # EOF when the process has exec'd (the fd is CLOEXEC)
     finally:

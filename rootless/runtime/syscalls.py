@@ -10,7 +10,25 @@ from __future__ import annotations
 
 import os
 
-from rootless._native import ffi, lib
+
+class _OnFirstUse:
+    """`ffi` and `lib` of rootless._native, loaded when a wrapper first calls into C: the
+    constants below are all that `rl run` needs here now that the container's process is C
+    (native/rl_boot.c), and loading cffi's backend and the extension costs ~1 ms of its start-up.
+    The first attribute access replaces this stand-in with the real object."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        from rootless import _native
+
+        real = getattr(_native, self._name)
+        globals()[self._name] = real
+        return getattr(real, attr)
+
+
+ffi, lib = _OnFirstUse("ffi"), _OnFirstUse("lib")
 
 # clone(2)/unshare(2) flags (linux/sched.h)
 CLONE_NEWNS = 0x00020000

@@ -1,4 +1,5 @@
-"""The rl.rootfs.* annotations and config.json loading: what is refused before any mount."""
+"""The rl.rootfs.* annotations (the rootfs part of the container's plan) and config.json loading:
+what is refused before any mount, and the options each driver gets."""
 
 import json
 
@@ -16,12 +17,31 @@ from rootless.runtime import bundle, rootfs
 ])
 def test_bad_annotations(tmp_path, annotations, message):
     with pytest.raises(StorageError, match=message):
+        rootfs.pairs(str(tmp_path / "merged"), annotations, userns=True)
+    with pytest.raises(StorageError, match=message):
         rootfs.mount(str(tmp_path / "merged"), annotations, userns=True)
 
 
 @pytest.mark.parametrize("annotations", [{}, {"rl.rootfs.driver": "vfs"}])
 def test_vfs_mounts_nothing(tmp_path, annotations):
+    assert rootfs.pairs(str(tmp_path), annotations, userns=True) == [("root", str(tmp_path)), ("driver", "vfs")]
     assert rootfs.mount(str(tmp_path), annotations, userns=True) == "vfs"
+
+
+@pytest.mark.parametrize("driver, userns, kernel", [
+    ("overlay", True, "lowerdir=/a:/b,upperdir=/u,workdir=/w,userxattr"),
+    ("overlay", False, "lowerdir=/a:/b,upperdir=/u,workdir=/w"),
+    ("fuse-overlayfs", True, "lowerdir=/a:/b,upperdir=/u,workdir=/w,userxattr"),
+])
+def test_overlay_pairs(monkeypatch, driver, userns, kernel):
+    monkeypatch.setenv("PATH", "/opt/bin")
+    got = dict(rootfs.pairs("/m", {"rl.rootfs.driver": driver, "rl.rootfs.lowerdir": "/a:/b",
+                                   "rl.rootfs.upperdir": "/u", "rl.rootfs.workdir": "/w"}, userns))
+    assert got["root"] == "/m" and got["driver"] == driver
+    assert got["overlay"] == kernel
+    assert got["fuse"] == "lowerdir=/a:/b,upperdir=/u,workdir=/w"      # fuse-overlayfs: never userxattr
+    assert got["fusepath"].startswith("/opt/bin:") and "/usr/bin" in got["fusepath"]
+    assert "fusedir" not in got                                        # from source: nothing bundled
 
 
 @pytest.mark.parametrize("lower, upper, work, userxattr, want", [

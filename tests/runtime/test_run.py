@@ -206,10 +206,9 @@ def test_bad_rootfs_driver_names_it(ctr):
 
 
 def test_two_containers_at_once(ctr, tmp_path, busybox_rootfs):
-    from conftest import Ctr
     from rootless.runtime.container import create, delete, start
 
-    other = Ctr(tmp_path / "second", busybox_rootfs)
+    other = type(ctr)(tmp_path / "second", busybox_rootfs)   # conftest.Ctr ("conftest" is ambiguous in a full run)
     (tmp_path / "second").mkdir(exist_ok=True)
     sts = []
     for c, cid in ((ctr, "a"), (other, "b")):
@@ -303,3 +302,38 @@ def test_linux_devices_are_bound_from_the_host(ctr):
     ctr.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
     rc, out, _ = ctr.run("sh", "-c", "stat -c '%F %t:%T' /dev/fuse /dev/null")
     assert (rc, out) == (0, "character special file a:e5\ncharacter special file 1:3\n")
+
+
+def test_only_stdio_reaches_the_process(ctr):
+    """The runtime's pipes, the plan and the caller's stdio files stay out of the container: the
+    process gets 0, 1 and 2, plus what the caller itself left inheritable (3 is ls's own fd)."""
+    inherited = {int(fd) for fd in os.listdir("/proc/self/fd") if _inheritable(int(fd))}
+    rc, out, err = ctr.run("ls", "/proc/self/fd")
+    assert rc == 0, err
+    assert {0, 1, 2, 3} <= {int(fd) for fd in out.split()} <= {0, 1, 2, 3} | inherited
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:   # the listing's own fd, closed by now
+        return False
+
+
+def test_a_user_namespace_that_cannot_be_joined(ctr):
+    """_rl_boot's own failure (before the clone) is raised as it is, and nothing is left behind."""
+    ns = [n for n in ctr.config["linux"]["namespaces"] if n["type"] != "user"]
+    ctr.config["linux"]["namespaces"] = ns + [{"type": "user", "path": "/proc/self/ns/net"}]
+    with pytest.raises(ContainerSetupError, match="cannot join the user namespace: setns: Invalid argument"):
+        ctr.run("true")
+    assert os.listdir(ctr.state_dir) == []
+
+
+def test_a_missing_boot_helper_is_named(ctr, monkeypatch, tmp_path):
+    from rootless.runtime import create
+
+    monkeypatch.setattr(create, "boot_binary", lambda: str(tmp_path / "_rl_boot"))
+    with pytest.raises(ContainerSetupError, match="cannot run rl's container helper .*_rl_boot") as info:
+        ctr.run("true")
+    assert "make native" in info.value.hint
+    assert os.listdir(ctr.state_dir) == []

@@ -57,10 +57,6 @@ def start_detached(ctx: Context, store: ContainerStore, record: dict) -> dict:
 
 def _read_line(fd: int) -> bytes:
     """The monitor's one-line reply (up to EOF when it died without one)."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
+    from rootless.runtime.children import read_line
+
+    return read_line(fd)
