@@ -257,6 +257,11 @@ class Paths:
     def oci_state(self):
         return Path(self.oci_state_dir())
 
+    def pause_file(self) -> str:
+        """The pause process keeping rl's user namespace (engine/pause.py): its pid and start time
+        (run time state: gone on reboot, and the process exits when this file goes)."""
+        return _join(self.runroot_dir, "pause.json")
+
     def storage_driver_json(self) -> str:
         """The cached result of the rootfs driver probe (storage/probe.py)."""
         return _join(self.root_dir, "storage-driver.json")

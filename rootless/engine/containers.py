@@ -112,11 +112,14 @@ def _user_db(layer_dirs) -> tuple[str, str]:
 
 
 def _inputs(ctx, cid: str, opts: RunOptions, image, user_db, mapping, rootfs="/", annotations=None,
-            etc_files=None) -> spec.SpecInputs:
+            etc_files=None, pause=None) -> spec.SpecInputs:
+    from rootless.engine.pause import userns_path
+
     return spec.SpecInputs(
         container_id=cid, options=opts, image_config=image.config, rootfs=rootfs,
         passwd=user_db[0], group=user_db[1],
         id_mappings=None if mapping.mode == "root" else mapping.to_oci(),
+        userns_path=userns_path(pause[0]) if pause else "",
         host_ids=(os.getuid(), os.getgid()), host_hostname=os.uname().nodename,
         rootfs_annotations=annotations or {}, etc_files=etc_files or {})
 
@@ -132,15 +135,18 @@ def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambd
     user_db = _user_db(layer_dirs)
     driver = probe.choose(ctx.paths, mapping, ctx.env)
     store = ContainerStore(ctx.paths)
+    from rootless.engine import pause as pause_mod
+
+    pause = pause_mod.current(ctx.paths, mapping)  # the user namespace to join, if kept
 
     def make_record(cid: str, name: str) -> dict:
         # the spec with the real id (hostname, HOSTNAME=): raises on bad options before anything
         # is written, and gives the record its final Config.Hostname/Env in one write
         checked = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping))
-        return _record(ctx, cid, opts, image, checked, driver.driver, mapping)
+        return _record(ctx, cid, opts, image, checked, driver.driver, mapping, pause)
     record = store.create(make_record, opts.name)
     try:
-        _make_bundle(ctx, store, record, opts, image, layer_dirs, user_db, mapping, driver)
+        _make_bundle(ctx, store, record, opts, image, layer_dirs, user_db, mapping, driver, pause)
     except BaseException:
         from rootless.engine.lifecycle.remove import remove_files
 
@@ -150,7 +156,7 @@ def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambd
 
 
 def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_dirs, user_db, mapping,
-                 driver) -> None:
+                 driver, pause=None) -> None:
     from rootless.engine.storage import rootfs as rootfs_mod
 
     cid = record["Id"]
@@ -164,7 +170,7 @@ def _make_bundle(ctx, store: ContainerStore, record: dict, opts, image, layer_di
         from rootless.paths import Path
 
         opts = volumes.resolve(ctx.paths, opts, [Path(d) for d in layer_dirs])
-    config = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping, rootfs, annotations, etc))
+    config = spec.build(_inputs(ctx, cid, opts, image, user_db, mapping, rootfs, annotations, etc, pause))
     tmp = os.path.join(directory, ".config.json.tmp")
     _write(tmp, json.dumps(config, separators=(",", ":")))
     os.replace(tmp, os.path.join(directory, "config.json"))
@@ -194,7 +200,7 @@ def _mount_entry(v) -> dict:
     return entry
 
 
-def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, mapping) -> dict:
+def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, mapping, pause=None) -> dict:
     directory = ctx.paths.container_dir(cid)
     args = checked["process"]["args"]
     cfg = image.config.get("config", {})
@@ -232,12 +238,15 @@ def _record(ctx, cid: str, opts: RunOptions, image, checked: dict, driver: str, 
             "UsernsMode": opts.userns, "Binds": None, "VolumesFrom": None,
             **_net_host_config(opts),
         },
-        "Rl": {"IdMappingMode": mapping.mode, "Bundle": str(directory), "AnonymousVolumes": []},
+        "Rl": {"IdMappingMode": mapping.mode, "Bundle": str(directory), "AnonymousVolumes": [],
+               "Pause": list(pause) if pause else None},
     }
 
 
 def _net_host_config(opts: RunOptions) -> dict:
     """HostConfig.PortBindings and PublishAllPorts (owner: network engineer)."""
+    if not opts.publish:  # no -p: nothing to translate (and no import on the start-up path)
+        return {"PortBindings": {}, "PublishAllPorts": opts.publish_all}
     from rootless.engine.net import ports
 
     return {"PortBindings": ports.port_bindings(opts.publish), "PublishAllPorts": opts.publish_all}
@@ -245,6 +254,8 @@ def _net_host_config(opts: RunOptions) -> dict:
 
 def _exposed(cfg: dict, opts: RunOptions) -> dict:
     """Config.ExposedPorts: the image's plus the published ones, as docker (owner: network engineer)."""
+    if not (cfg.get("ExposedPorts") or opts.publish):
+        return {}
     from rootless.engine.net import ports
 
     return ports.exposed_ports(cfg.get("ExposedPorts") or {}, opts.publish)

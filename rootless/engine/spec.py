@@ -60,6 +60,7 @@ class SpecInputs:
     passwd: str = ""                        # the image's /etc/passwd text
     group: str = ""                         # the image's /etc/group text
     id_mappings: dict | None = None         # IdMapping.to_oci(); None: no user namespace
+    userns_path: str = ""                   # join this user namespace (the pause process's)
     host_ids: tuple[int, int] = (0, 0)      # the user's uid/gid (for --userns keep-id)
     host_hostname: str = "localhost"        # for --network host
     rootfs_annotations: dict = field(default_factory=dict)  # rl.rootfs.*
@@ -236,9 +237,10 @@ def namespaces(inputs: SpecInputs) -> list[dict]:
     types = ["pid", "ipc", "uts", "mount"]
     if inputs.options.network != "host":
         types.append("network")
+    out = [{"type": t} for t in types]
     if inputs.id_mappings is not None:
-        types.insert(0, "user")
-    return [{"type": t} for t in types]
+        out.insert(0, {"type": "user", "path": inputs.userns_path} if inputs.userns_path else {"type": "user"})
+    return out
 
 
 def annotations(inputs: SpecInputs) -> dict:

@@ -60,6 +60,9 @@ def reset(ctx: Context) -> list[str]:
             left.append(f"container {record['Id'][:12]}: {e.message}")
     from rootless.engine.net.holder import stop as stop_networks  # owner: network engineer
     stop_networks(ctx.paths)  # the user networks' namespace holder, its slirp4netns and DNS
+    from rootless.engine.pause import stop as stop_pause
+
+    stop_pause(ctx.paths)  # the pause process keeping rl's user namespace
     mapping = id_mapping()
     for path in (ctx.paths.root, ctx.paths.oci_state):
         try:

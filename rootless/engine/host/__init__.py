@@ -32,6 +32,7 @@ def collect(paths: Paths, env: dict[str, str]) -> dict:
     """Probe the host and build the `rl info` report."""
     from rootless import __version__
     from rootless.engine.host import probes, report
+    from rootless.engine.pause import status as pause_status
 
     started = probes.start_versions(env)
     user = probes.user_facts()
@@ -46,6 +47,7 @@ def collect(paths: Paths, env: dict[str, str]) -> dict:
                 "Mode": mapping.mode, "UidMappings": mapping.to_oci()["uidMappings"],
                 "GidMappings": mapping.to_oci()["gidMappings"], "Note": mapping.note},
             "mapping_error": mapping_error,
+            "pause": pause_status(paths, mapping),
             "subids": probes.subid_facts(user["Name"], user["Uid"]),
             "newuidmap": probes.helper_facts(probes.which("newuidmap", env)),
             "newgidmap": probes.helper_facts(probes.which("newgidmap", env)),

@@ -70,6 +70,10 @@ def _idmap(r: dict) -> list[str]:
              f" newuidmap: {_helper(m['Newuidmap'])}", f" newgidmap: {_helper(m['Newgidmap'])}",
              f" UID Mappings: {_maps(m['UidMappings'])}", f" GID Mappings: {_maps(m['GidMappings'])}",
              f" Mapping Tried: {'works' if m['Works'] else 'failed'}"]
+    pause = m.get("PauseProcess") or {}
+    if pause.get("Used"):
+        lines.append(" Pause Process: " + (f"running (pid {pause['Pid']}): containers join its user namespace"
+                                           if pause.get("Pid") else "not running: the next container starts one"))
     if m["Note"]:
         lines.insert(2, f"  Why: {m['Note']}")
     if m["Consequence"]:

@@ -74,7 +74,7 @@ def _idmap_section(raw: dict) -> dict:
                **raw["subids"], "Newuidmap": raw["newuidmap"], "Newgidmap": raw["newgidmap"],
                "UidMappings": mapping["UidMappings"] if mapping else [],
                "GidMappings": mapping["GidMappings"] if mapping else [],
-               "Works": False, "Consequence": None, "Fix": None}
+               "PauseProcess": raw.get("pause"), "Works": False, "Consequence": None, "Fix": None}
     overlay = raw["overlay"]
     if mapping and mapping["Mode"] == "root":
         section["Works"] = not overlay.get("NamespaceError", False)

@@ -38,6 +38,9 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
     bundle = paths.container_dir(cid)
     from rootless.engine.net import joined, stack as netstack  # owner: network engineer
 
+    from rootless.engine import pause
+
+    pause.refresh(paths, store, record, bundle)  # the kept user namespace it joins may be gone
     plan = netstack.plan(record, paths)  # paths: user networks (owner: network engineer)
     joined.prepare(paths, store, record, bundle)  # --network container:X (owner: network II)
     bound = netstack.bind(plan)  # a port in use or below 1024: an error before anything starts
