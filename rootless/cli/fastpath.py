@@ -20,7 +20,7 @@ None and `rl` falls back to typer, which prints help and errors. Standard librar
 
 from __future__ import annotations
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 
 
 class Analysis:
@@ -52,7 +52,20 @@ def load_table() -> dict[str, object] | None:
         return None
     if TABLE.get("version") != TABLE_VERSION:
         return None
-    return TABLE if _fresh(TABLE) else None
+    return {**TABLE, "commands": _Commands(TABLE["commands"])} if _fresh(TABLE) else None
+
+
+class _Commands(dict):
+    """The table's commands, each kept as its JSON text until it is looked up (cmdtable.render)."""
+
+    def __getitem__(self, key: str):
+        value = dict.__getitem__(self, key)
+        if isinstance(value, str):
+            from rootless.fastjson import loads
+
+            value = loads(value)
+            dict.__setitem__(self, key, value)
+        return value
 
 
 def _fresh(table: dict[str, object]) -> bool:

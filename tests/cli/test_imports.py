@@ -67,5 +67,7 @@ def test_the_committed_table_is_used(tmp_path):
 
 
 def test_version_imports_only_the_package():
+    """(rootless.codebundle is the package's import accelerator, loaded by rootless/__init__.py.)"""
     modules = loaded_after("from rootless.cli.main import main\nmain(['--version'])", no_site=True)
-    assert [m for m in modules if m.startswith("rootless")] == ["rootless", "rootless.cli", "rootless.cli.main"]
+    assert [m for m in modules if m.startswith("rootless")] == [
+        "rootless", "rootless.cli", "rootless.cli.main", "rootless.codebundle"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rootless.context import Context
@@ -19,10 +20,13 @@ def _options(ctx: Context, p: dict):
     if not network.startswith("container:") and network not in ro.NETWORKS:
         from rootless.engine.net.usernet import find  # a user network (owner: network engineer)
         network = find(ctx.paths, network)["Name"]
-    from rootless.engine.net.ports import parse_publish  # owner: network engineer
-    publish = tuple(parse_publish(p.get("publish") or ()))
-    from rootless.engine.net.joined import normalize  # owner: network II
-    network = normalize(ctx.paths, network, publish)
+    publish: tuple = ()
+    if p.get("publish"):  # (the network modules load only when a run asks for them: start-up)
+        from rootless.engine.net.ports import parse_publish  # owner: network engineer
+        publish = tuple(parse_publish(p["publish"]))
+    if network.startswith("container:"):
+        from rootless.engine.net.joined import normalize  # owner: network II
+        network = normalize(ctx.paths, network, publish)
     if network == "host" and publish:
         from rootless.engine.net.stack import HOST_WARNING
         _notify(HOST_WARNING)
@@ -91,12 +95,14 @@ def run(ctx: Context, **params) -> int:
     gc.disable()  # performance: ~20 collections cost ~4 ms of start-up (docs/performance.md)
     try:
         status = _run(ctx, params)
+        from rootless.cli.quick_exit import leave
+
+        # before the collector is on again: its first allocation would start a full collection
+        # (~0.5 ms) in a process about to end
+        return leave(status)
     finally:
         if enabled:
             gc.enable()
-    from rootless.cli.quick_exit import leave
-
-    return leave(status)
 
 
 def _run(ctx: Context, params: dict) -> int:
@@ -111,13 +117,14 @@ def _run(ctx: Context, params: dict) -> int:
         return _run_detached(ctx, store, record, opts)
     from rootless.engine.lifecycle.attach import run_attached
 
+    held: list = []  # the container's mount namespace, for the deleter (run_attached says why)
     try:
         sys.stdout.flush()
         return run_attached(ctx, store, record, interactive=opts.interactive, tty=opts.tty,
-                            remove_after=opts.auto_remove)
+                            remove_after=opts.auto_remove, held=held if opts.auto_remove else None)
     finally:
         if opts.auto_remove:
-            _remove(ctx, store, record)
+            _remove(ctx, store, record, held)
 
 
 def _run_detached(ctx: Context, store, record: dict, opts) -> int:
@@ -133,11 +140,14 @@ def _run_detached(ctx: Context, store, record: dict, opts) -> int:
     return 0
 
 
-def _remove(ctx: Context, store, record: dict) -> None:
+def _remove(ctx: Context, store, record: dict, held: list | None = None) -> None:
     from rootless.engine.lifecycle.remove import remove_files
     from rootless.errors import RlError
 
     try:
-        remove_files(ctx.paths, store.load(record["Id"]), detach=True)
+        remove_files(ctx.paths, store.load(record["Id"]), detach=True, inherit=held or ())
     except RlError:
         pass  # already gone
+    finally:
+        for fd in held or ():
+            os.close(fd)

@@ -11,41 +11,59 @@ from rootless.paths import Paths
 
 
 def _mapping(record: dict):
+    return mapping_for(record.get("HostConfig", {}).get("UsernsMode", ""))
+
+
+def mapping_for(userns: str):
+    """The id mapping of a container run with --userns `userns` (the default one if that mode
+    no longer works here)."""
     from rootless.runtime import idmap
 
     try:
-        return idmap.choose(record.get("HostConfig", {}).get("UsernsMode", ""))
+        return idmap.choose(userns)
     except RlError:
         return idmap.choose("")
 
 
-def remove_files(paths: Paths, record: dict, *, detach: bool = False) -> None:
+def remove_files(paths: Paths, record: dict, *, detach: bool = False, inherit=()) -> None:
     """Drop the record and every file of the container (and the runtime's state for it).
 
     With `detach` (`rl run --rm` in the foreground) the container's directory is renamed out of
     the store at once, so no listing shows it and its name is free, and a detached process
-    deletes the files: the caller does not wait for the file system (docs/performance.md)."""
+    deletes the files: the caller does not wait for the file system (docs/performance.md). The
+    deleter inherits the descriptors `inherit` (and closes them when it ends)."""
     from rootless.runtime import container as runtime
 
     store = ContainerStore(paths)
     store.forget(record["Id"])
+    directory = paths.container_dir(record["Id"])
+    # detached, the runtime's state goes with the files: the caller reaped the container already,
+    # so that is a plain rm (runtime.delete would kill a process that is still there)
+    if detach and _delete_detached(paths, directory, record.get("HostConfig", {}).get("UsernsMode", ""),
+                                   inherit, runtime_state(paths, record["Id"])):
+        return
     try:
         runtime.delete(paths.oci_state_dir(), record["Id"], force=True)
     except (RlError, OSError):
         pass
-    directory, mapping = paths.container_dir(record["Id"]), _mapping(record)
-    if detach and _delete_detached(paths, directory, mapping):
-        return
     from rootless.engine.storage.rootfs import remove_tree
 
-    remove_tree(directory, mapping)
+    remove_tree(directory, _mapping(record))
 
 
-def _delete_detached(paths: Paths, directory, mapping) -> bool:
-    """Rename `directory` to Paths.tmp/container-<id>-rm and delete it in a detached process
-    (its own session, stdio on /dev/null, no inherited descriptors). False if the rename failed:
-    the caller deletes it itself. A leftover of a killed deleter is removed by `rl system prune`."""
+def runtime_state(paths: Paths, cid: str) -> str:
+    """The runtime's state directory of container `cid` (rootless.runtime.state.container_dir)."""
+    from rootless.runtime.state import container_dir
+
+    return container_dir(paths.oci_state_dir(), cid)
+
+
+def _delete_detached(paths: Paths, directory: str, userns: str, inherit=(), also: str = "") -> bool:
+    """Rename `directory` to Paths.tmp/container-<id>-rm and have a detached process delete it
+    and `also` (lifecycle.deleter). False if that could not start: the caller deletes both."""
     import os
+
+    from rootless.engine.lifecycle import deleter
 
     doomed = os.path.join(paths.tmp_dir(), f"container-{os.path.basename(directory)}-rm")
     try:
@@ -53,22 +71,10 @@ def _delete_detached(paths: Paths, directory, mapping) -> bool:
         os.rename(directory, doomed)
     except OSError:
         return False
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            if os.fork() == 0:
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)
-                os.closerange(3, 1 << 16)
-                from rootless.engine.storage.rootfs import remove_tree
-
-                remove_tree(doomed, mapping)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    return True
+    if deleter.spawn(doomed, userns, inherit, also):
+        return True
+    os.rename(doomed, directory)
+    return False
 
 
 def remove(ctx: Context, store: ContainerStore, record: dict, force: bool = False) -> None:
