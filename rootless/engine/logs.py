@@ -145,8 +145,11 @@ def follow(path: str, offset: int, still_running, interval: float = 0.1):
             with open(path, "rb") as f:
                 f.seek(offset)
                 chunk = f.read()
-        except FileNotFoundError:
-            return
+        except FileNotFoundError:  # not written yet (the monitor makes it) or removed
+            if not running:
+                return
+            time.sleep(interval)
+            continue
         offset += len(chunk)
         buf += chunk
         *lines, buf = buf.split(b"\n")

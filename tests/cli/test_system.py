@@ -237,10 +237,17 @@ def test_human_output(run_rl, rl_env):
     assert same.returncode == 0 and json.loads(same.stdout)["KernelVersion"] == os.uname().release
 
 
-def test_go_template_is_refused_clearly(run_rl):
-    proc = run_rl("info", "--format", "{{.Driver}}")
-    assert proc.returncode == 1
-    assert "Go templates for info are not supported yet" in proc.stderr
+def test_go_template_over_the_report(run_rl):
+    """`docker info --format '{{.ServerVersion}}'`: the same template engine as inspect and ps,
+    over the JSON report's fields; an unknown field or bad syntax is docker's template error."""
+    proc = run_rl("info", "--format", "{{.ServerVersion}} {{.Driver}}|{{json .IdMapping.Mode}}")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(run_rl("info", "--format", "json").stdout)
+    assert proc.stdout == f"{report['ServerVersion']} {report['Driver']}|{json.dumps(report['IdMapping']['Mode'])}\n"
+    missing = run_rl("info", "--format", "{{.NoSuchField}}")
+    assert missing.returncode != 0 and 'map has no entry for key "NoSuchField"' in missing.stderr
+    bad = run_rl("info", "--format", "{{.Driver")
+    assert bad.returncode != 0 and "template parsing error" in bad.stderr
 
 
 def test_system_check_passes_here(run_rl):

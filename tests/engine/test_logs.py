@@ -64,6 +64,25 @@ def test_follow_stops_when_container_stops(tmp_path):
     w.close()
 
 
+def test_follow_waits_for_a_log_not_written_yet(tmp_path):
+    """`rl run -d ...; rl logs -f` may come before the monitor has made the log file: follow waits
+    for it while the container runs (it used to return at once, printing nothing)."""
+    path = tmp_path / "ctr.log"
+    state = {"n": 0}
+
+    def running():
+        state["n"] += 1
+        if state["n"] == 3:
+            w = logs.LogWriter(str(path))
+            w.write("stdout", b"late\n")
+            w.close()
+        return state["n"] < 4
+    assert [e.log for e in logs.follow(str(path), 0, running, interval=0.001)] == ["late\n"]
+    assert state["n"] >= 4
+    gone = tmp_path / "never.log"
+    assert list(logs.follow(str(gone), 0, lambda: False, interval=0.001)) == []
+
+
 def test_line_is_docker_json_file_exactly(tmp_path):
     path = tmp_path / "ctr.log"
     w = logs.LogWriter(str(path))

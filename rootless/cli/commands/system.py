@@ -12,16 +12,20 @@ def _report(ctx: Context) -> dict:
 
 
 def info(ctx: Context, format: str | None = None) -> int:
-    """The host report: docker-info-like text, or JSON with --format json."""
+    """The host report: docker-info-like text, JSON with --format json, or a Go template over
+    the JSON's fields (`--format '{{.ServerVersion}}'`, as docker info)."""
+    tmpl = None
     if format and format != "json":
-        from rootless.errors import RlError
+        from rootless.cli.format import gotemplate
 
-        raise RlError("Go templates for info are not supported yet", "use --format json")
+        tmpl = gotemplate.compile(format.replace("\\t", "\t").replace("\\n", "\n"), missingkey="error")
     report = _report(ctx)
     if format == "json":
         import json
 
         print(json.dumps(report, indent=2))
+    elif tmpl is not None:
+        print(tmpl.execute(report))
     else:
         from rootless.engine.host.render import render_info
 
