@@ -17,6 +17,8 @@
  *   sync, ready, sock   fds: "G" pipe, report pipe, the pty's socket (terminal only)
  *   stdin, stdout, stderr   fds made 0, 1, 2 (absent: inherited)
  *   dir        the container's state directory (exec.fifo, exec.status)
+ *   late       fd: the rest of the plan comes there after "G" (create.prepare: _rl_boot started
+ *              before the bundle existed); read to EOF and added to the plan
  *   die        1: keep the parent-death signal after "ready"     init   1: rl's tiny init
  *   hostname, domainname   lo   1: bring lo up     private   propagation flags for "/"
  *   root       the rootfs mount point             driver    overlay | fuse-overlayfs | vfs
@@ -367,6 +369,13 @@ __attribute__((noreturn)) static void container(struct boot *b)
     if (read(b->sync_fd, &go, 1) != 1 || go != 'G')
         _exit(125);                        /* the caller failed to map us: it reports why */
     close(b->sync_fd);
+    int late = fd_of(plan, "late");        /* started early (`prepare`): the rest of the plan */
+    if (late >= 0) {
+        int rc = rl_plan_extend(late, &b->plan);
+        close(late);
+        if (rc < 0)
+            errno = -rc, rl_fail(&b->err, errno, "reading the container's plan"), report_and_exit(b);
+    }
     if (setup(b, &driver) < 0)
         report_and_exit(b);
     int dirfd = open(rl_plan_get(plan, "dir"), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -422,7 +431,8 @@ int main(int argc, char **argv)
     b.sock_fd = fd_of(&b.plan, "sock");
     for (size_t i = 0; i < b.plan.n; i++)   /* none of the fds of the plan outlives the exec */
         if (strcmp(b.plan.keys[i], "sync") == 0 || strcmp(b.plan.keys[i], "ready") == 0
-            || strcmp(b.plan.keys[i], "sock") == 0 || strcmp(b.plan.keys[i], "userns") == 0)
+            || strcmp(b.plan.keys[i], "sock") == 0 || strcmp(b.plan.keys[i], "userns") == 0
+            || strcmp(b.plan.keys[i], "late") == 0)
             fcntl(atoi(b.plan.values[i]), F_SETFD, FD_CLOEXEC);
     int userns = fd_of(&b.plan, "userns");
     if (userns >= 0 && setns(userns, CLONE_NEWUSER) < 0)

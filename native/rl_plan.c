@@ -40,24 +40,23 @@ static int read_all(int fd, char **out, size_t *len)
     return 0;
 }
 
-int rl_plan_read(int fd, struct rl_plan *plan)
+/* Add the pairs of buf[0..len) after the plan's (its arrays grown to hold them). */
+static int add_pairs(struct rl_plan *plan, const char *buf, size_t len)
 {
-    size_t len = 0, tokens = 0;
-    memset(plan, 0, sizeof *plan);
-    int rc = read_all(fd, &plan->buf, &len);
-    if (rc < 0)
-        return rc;
+    size_t tokens = 0;
     for (size_t i = 0; i < len; i++)
-        tokens += plan->buf[i] == '\0';
-    if (len && plan->buf[len - 1] != '\0')
+        tokens += buf[i] == '\0';
+    if (len && buf[len - 1] != '\0')
         tokens++;
-    plan->keys = calloc(tokens / 2 + 1, sizeof *plan->keys);
-    plan->values = calloc(tokens / 2 + 1, sizeof *plan->values);
-    if (!plan->keys || !plan->values) {
-        rl_plan_free(plan);
+    const char **keys = realloc(plan->keys, (plan->n + tokens / 2 + 1) * sizeof *keys);
+    if (keys)
+        plan->keys = keys;
+    const char **values = realloc(plan->values, (plan->n + tokens / 2 + 1) * sizeof *values);
+    if (values)
+        plan->values = values;
+    if (!keys || !values)
         return -ENOMEM;
-    }
-    const char *p = plan->buf, *end = plan->buf + len;
+    const char *p = buf, *end = buf + len;
     while (p < end) {
         const char *key = p;
         p += strlen(p) + 1;
@@ -71,9 +70,31 @@ int rl_plan_read(int fd, struct rl_plan *plan)
     return 0;
 }
 
+int rl_plan_read(int fd, struct rl_plan *plan)
+{
+    size_t len = 0;
+    memset(plan, 0, sizeof *plan);
+    int rc = read_all(fd, &plan->buf, &len);
+    if (rc < 0)
+        return rc;
+    if ((rc = add_pairs(plan, plan->buf, len)) < 0)
+        rl_plan_free(plan);
+    return rc;
+}
+
+int rl_plan_extend(int fd, struct rl_plan *plan)
+{
+    size_t len = 0;
+    if (plan->more)
+        return -EEXIST;
+    int rc = read_all(fd, &plan->more, &len);
+    return rc < 0 ? rc : add_pairs(plan, plan->more, len);
+}
+
 void rl_plan_free(struct rl_plan *plan)
 {
     free(plan->buf);
+    free(plan->more);
     free(plan->keys);
     free(plan->values);
     memset(plan, 0, sizeof *plan);

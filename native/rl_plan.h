@@ -15,6 +15,7 @@
 
 struct rl_plan {
     char *buf;            /* every token, NUL-terminated, back to back */
+    char *more;           /* the tokens rl_plan_extend added */
     size_t n;             /* number of pairs */
     const char **keys;    /* keys[i], values[i]: pair i, in the order written */
     const char **values;
@@ -23,6 +24,9 @@ struct rl_plan {
 /* Read the plan from `fd` until EOF (the fd is left open). */
 int rl_plan_read(int fd, struct rl_plan *plan);
 void rl_plan_free(struct rl_plan *plan);
+/* Append the pairs read from `fd` until EOF (once per plan): a plan handed over in two parts, the
+ * second when the reader is ready for it. Pairs already there come first for rl_plan_get. */
+int rl_plan_extend(int fd, struct rl_plan *plan);
 
 /* The value of the first pair with `key` at or after pair `from`, or NULL; *at (if not NULL) gets
  * its index. */

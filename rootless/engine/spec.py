@@ -233,11 +233,13 @@ def mounts(inputs: SpecInputs) -> list[dict]:
     return out
 
 
+def namespace_types(network: str) -> list[str]:
+    """The namespaces a container gets besides the user namespace (a network one unless host)."""
+    return ["pid", "ipc", "uts", "mount"] + ([] if network == "host" else ["network"])
+
+
 def namespaces(inputs: SpecInputs) -> list[dict]:
-    types = ["pid", "ipc", "uts", "mount"]
-    if inputs.options.network != "host":
-        types.append("network")
-    out = [{"type": t} for t in types]
+    out = [{"type": t} for t in namespace_types(inputs.options.network)]
     if inputs.id_mappings is not None:
         out.insert(0, {"type": "user", "path": inputs.userns_path} if inputs.userns_path else {"type": "user"})
     return out

@@ -1,6 +1,7 @@
 """The runtime's Python API, one module per lifecycle operation behind it:
 
-  create(bundle, state_dir, container_id, *, stdio=None, pty=False, console_socket=None) -> State
+  create(bundle, state_dir, container_id, *, stdio=None, pty=False, console_socket=None,
+         early=None) -> State                     early: runtime/early.py's process, if it fits
       the container's process waits for start; State.pty_master holds the pty master with a
       terminal (the caller relays it or hands it to a monitor); the caller stays its parent and
       must reap it (os.waitpid(state.pid, ...)).

@@ -76,7 +76,8 @@ def _prepare_dir(state_dir, container_id: str) -> str:
 
 
 def create(bundle, state_dir, container_id: str, *, stdio=None, pty: bool = False,
-           console_socket: str | None = None, die_with_parent: bool = False) -> state_mod.State:
+           console_socket: str | None = None, die_with_parent: bool = False,
+           early=None) -> state_mod.State:
     """Create the container `container_id` from `bundle`; its state lives in
     `<state_dir>/<container_id>/`. stdio: (stdin, stdout, stderr) fds for the process (None:
     ours). With a terminal (pty=True or process.terminal) the returned State carries the pty
@@ -84,13 +85,19 @@ def create(bundle, state_dir, container_id: str, *, stdio=None, pty: bool = Fals
     leaves nothing behind) when the container cannot be made.
 
     Until it is ready the container process dies with the calling thread (PR_SET_PDEATHSIG);
-    with die_with_parent (foreground runs) it always does, as `bwrap --die-with-parent`."""
+    with die_with_parent (foreground runs) it always does, as `bwrap --die-with-parent`.
+
+    `early` (runtime/early.py): a process started before the bundle existed, used when it fits
+    this config (and discarded when not)."""
     bundle = os.path.abspath(os.fspath(bundle))
     config = bundle_mod.load(bundle)
     terminal = bool(pty or (config.get("process") or {}).get("terminal"))
     flags, joins = _namespaces(config)
     mapping = id_mapping(config) if flags & sc.CLONE_NEWUSER else None
     user_join = next((fd for flag, fd in joins if flag == sc.CLONE_NEWUSER), None)
+    if early is not None and not _fits(early, config, flags, joins, mapping, stdio, terminal):
+        early.discard()
+        early = None
     directory = _prepare_dir(state_dir, container_id)
     st = state_mod.State(id=container_id, status="creating", pid=0, bundle=bundle,
                          annotations=dict(config.get("annotations") or {}),
@@ -98,8 +105,10 @@ def create(bundle, state_dir, container_id: str, *, stdio=None, pty: bool = Fals
                          userns=mapping is not None or user_join is not None)
     try:
         st.pid, st.rootfs_driver, st.pty_master = _spawn(config, bundle, st, directory, flags, joins,
-                                                         mapping, stdio, terminal, die_with_parent)
+                                                         mapping, stdio, terminal, die_with_parent, early)
     except BaseException:
+        if early is not None:
+            early.discard()  # (nothing when _spawn took it)
         import shutil
 
         shutil.rmtree(directory, ignore_errors=True)
@@ -118,7 +127,18 @@ def create(bundle, state_dir, container_id: str, *, stdio=None, pty: bool = Fals
     return st
 
 
-def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal, die_with_parent):
+def _fits(early, config: dict, flags: int, joins: list, mapping, stdio, terminal: bool) -> bool:
+    """Whether the early process has what this config asks of the clone: the same new namespaces,
+    the same user namespace joined by path and nothing else joined, no maps to write."""
+    user_path = next((ns.get("path") for ns in bundle_mod.namespaces(config)
+                      if ns.get("type") == "user" and ns.get("path")), None)
+    if mapping is not None or any(flag != sc.CLONE_NEWUSER for flag, _ in joins):
+        return False
+    return early.matches(flags, user_path, stdio, terminal)
+
+
+def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal, die_with_parent,
+           early=None):
     """Start the container process and bring it to "ready"; returns (pid, driver, pty master).
     The "creating" state (with the pid) is on disk from the clone on, so that a caller killed
     meanwhile leaves a container that delete(force=True) finds and kills."""
@@ -130,7 +150,12 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
     b.in_userns = bool(flags & sc.CLONE_NEWUSER) or user_join is not None
     b.die_with_parent = die_with_parent
     b.user_join = -1 if user_join is None else user_join
-    helper, pid, sync_w, ready_r, parent_sock = _start_boot(b)
+    late, late_w = b"", -1
+    if early is not None:
+        late = _encode(b, early_keys=True)  # before "G": a bad plan fails with nothing started
+        helper, pid, sync_w, ready_r, late_w, parent_sock = early.take()
+    else:
+        helper, pid, sync_w, ready_r, parent_sock = _start_boot(b)
     try:
         st.pid, st.pid_start = pid, state_mod.pid_start_time(pid)
         state_mod.write(directory, st)
@@ -141,14 +166,21 @@ def _spawn(config, bundle, st, directory, flags, joins, mapping, stdio, terminal
         os.write(sync_w, b"G")
         os.close(sync_w)
         sync_w = -1
+        if late_w >= 0:  # the rest of an early process's plan; it reads it after "G"
+            from rootless.runtime.children import write_all
+
+            write_all(late_w, late)
+            os.close(late_w)
+            late_w = -1
         reply = read_all(ready_r)
         if not reply.startswith(b"OK "):
             _raise_setup_error(reply)
         master = _receive_master(parent_sock) if terminal else None
         return pid, reply[3:].decode(), master
     except BaseException:
-        if sync_w >= 0:
-            os.close(sync_w)
+        for fd in (sync_w, late_w):
+            if fd >= 0:
+                os.close(fd)
         reap(pid)
         raise
     finally:
@@ -202,16 +234,9 @@ def _start_boot(b):
 def _spawn_boot(b) -> int:
     """posix_spawn (vfork: no copy of the interpreter) _rl_boot; the fds of the plan are kept
     open in it (children.spawn), the signals Python ignores are reset."""
-    from rootless.errors import StorageError
-    from rootless.runtime import boot
     from rootless.runtime import plan as plan_mod
 
-    try:
-        data = boot.encode(b)
-    except (StorageError, ValueError) as e:  # the child used to find these; same error
-        raise ContainerSetupError(f"container setup failed: {getattr(e, 'message', None) or e}",
-                                  getattr(e, "hint", None)) from None
-    plan_fd = plan_mod.memfd(data)
+    plan_fd = plan_mod.memfd(_encode(b))
     try:
         exe = boot_binary()
         return spawn(exe, [exe, str(plan_fd)], (plan_fd, *b.fds()), setsigdef=(SIGPIPE, SIGXFSZ))
@@ -220,6 +245,25 @@ def _spawn_boot(b) -> int:
                                   "rebuild it: make native (or reinstall rl)") from None
     finally:
         os.close(plan_fd)
+
+
+def _encode(b, early_keys: bool = False) -> bytes:
+    """The plan of `b` (only the keys an early process has not got: `early_keys`); the errors the
+    child used to find are raised as ContainerSetupError, as before."""
+    from rootless.errors import StorageError
+    from rootless.runtime import boot
+    from rootless.runtime import plan as plan_mod
+
+    try:
+        pairs = boot.pairs(b)
+    except (StorageError, ValueError) as e:
+        raise ContainerSetupError(f"container setup failed: {getattr(e, 'message', None) or e}",
+                                  getattr(e, "hint", None)) from None
+    if early_keys:
+        from rootless.runtime.early import EARLY_KEYS
+
+        pairs = [(key, value) for key, value in pairs if key not in EARLY_KEYS]
+    return plan_mod.encode(pairs)
 
 
 def _read_pid(ready_r: int) -> int:

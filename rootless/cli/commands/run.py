@@ -110,21 +110,28 @@ def _run(ctx: Context, params: dict) -> int:
     from rootless.engine.container_store import ContainerStore
 
     opts = _options(ctx, params)
-    record = containers.create(ctx, opts, notify=_notify)
-    record = _network_aliases(ctx, record, params)  # owner: network engineer
-    store = ContainerStore(ctx.paths)
     if opts.detach:
-        return _run_detached(ctx, store, record, opts)
-    from rootless.engine.lifecycle.attach import run_attached
+        record = containers.create(ctx, opts, notify=_notify)
+        record = _network_aliases(ctx, record, params)  # owner: network engineer
+        return _run_detached(ctx, ContainerStore(ctx.paths), record, opts)
+    from rootless.engine.lifecycle.attach import discard_early, run_attached, start_early
 
-    held: list = []  # the container's mount namespace, for the deleter (run_attached says why)
+    early = start_early(ctx, opts)  # its clone overlaps the bookkeeping below (runtime/early.py)
     try:
-        sys.stdout.flush()
-        return run_attached(ctx, store, record, interactive=opts.interactive, tty=opts.tty,
-                            remove_after=opts.auto_remove, held=held if opts.auto_remove else None)
+        record = containers.create(ctx, opts, notify=_notify)
+        record = _network_aliases(ctx, record, params)  # owner: network engineer
+        store = ContainerStore(ctx.paths)
+        held: list = []  # the container's mount namespace, for the deleter (run_attached says why)
+        try:
+            sys.stdout.flush()
+            return run_attached(ctx, store, record, interactive=opts.interactive, tty=opts.tty,
+                                remove_after=opts.auto_remove, held=held if opts.auto_remove else None,
+                                early=early)
+        finally:
+            if opts.auto_remove:
+                _remove(ctx, store, record, held)
     finally:
-        if opts.auto_remove:
-            _remove(ctx, store, record, held)
+        discard_early(early)
 
 
 def _run_detached(ctx: Context, store, record: dict, opts) -> int:

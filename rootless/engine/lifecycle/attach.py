@@ -20,8 +20,49 @@ from rootless.runtime.children import wait_status
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
+#: --network values whose namespaces are all new (user networks and container: join some by path)
+_OWN_NETWORKS = ("none", "host", "bridge", "private", "slirp4netns", "pasta")
+
+
+def start_early(ctx: Context, opts):
+    """The container's process cloned before the engine's bookkeeping (runtime/early.py), when
+    the options alone say what the clone needs: a network of its own (or the host's), and either
+    no user namespace (real root) or the pause process's to join. None otherwise: `create` then
+    starts it the usual way."""
+    if opts.detach or opts.network not in _OWN_NETWORKS:
+        return None
+    from rootless.engine import containers, pause, spec
+    from rootless.runtime import early as early_mod
+    from rootless.runtime import syscalls as sc
+
+    mapping = containers.id_mapping(opts.userns)
+    path = None
+    if mapping.mode != "root":
+        kept = pause.current(ctx.paths, mapping)
+        if kept is None:
+            return None  # a new user namespace: its maps must be written before "G"
+        path = pause.userns_path(kept[0])
+    flags = 0
+    for kind in spec.namespace_types(opts.network):
+        flags |= sc.NAMESPACE_FLAGS[kind]
+    devnull = -1 if opts.interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    early = early_mod.start(flags, path, (0 if opts.interactive else devnull, 1, 2), opts.tty)
+    if early is None and devnull >= 0:
+        os.close(devnull)
+    return early
+
+
+def discard_early(early) -> None:
+    """An early process `run_attached` did not use (the run failed before): ended, its stdin closed."""
+    if early is not None:
+        early.discard()
+        if early.stdio[0] > 2:
+            os.close(early.stdio[0])
+            early.stdio = (0, *early.stdio[1:])
+
+
 def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interactive: bool, tty: bool,
-                 remove_after: bool = False, held: list | None = None) -> int:
+                 remove_after: bool = False, held: list | None = None, early=None) -> int:
     """`remove_after`: the caller deletes the container once this returns (`rl run --rm`,
     lifecycle.remove.remove_files, which drops the runtime state too), so its end is not written
     into the record first (one locked rewrite less on the start-up path).
@@ -29,7 +70,9 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
     `held` gets a descriptor of the container's mount namespace, for the caller to hand to the
     detached deleter: while one is open the kernel does not tear the namespace down (unmount the
     rootfs and the mount tree, ~0.5-1 ms) when the container exits, so this process reaps it at
-    once, and the deleter's exit pays for the teardown instead."""
+    once, and the deleter's exit pays for the teardown instead.
+
+    `early`: from `start_early` (its stdio is the process's)."""
     from rootless.engine.containers import bundle_dir
 
     record = truth.current(store, record)
@@ -38,8 +81,12 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
     bundle_dir(record, ctx)
     if record["State"].get("ManuallyStopped"):  # a fresh container has none: spare the rewrite
         store.set_state(record["Id"], ManuallyStopped=False)
-    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    stdio = (0 if interactive else devnull, 1, 2)
+    if early is not None:
+        stdio = early.stdio
+        devnull = stdio[0] if stdio[0] > 2 else -1
+    else:
+        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        stdio = (0 if interactive else devnull, 1, 2)
     saved: dict = {}
     pid_box = [0]
 
@@ -53,9 +100,12 @@ def run_attached(ctx: Context, store: ContainerStore, record: dict, *, interacti
         saved[sig] = signal.signal(sig, forward)
     try:
         try:
-            st = launch.launch(ctx.paths, store, record, stdio=stdio, tty=tty)
+            st = launch.launch(ctx.paths, store, record, stdio=stdio, tty=tty, early=early)
         finally:
-            os.close(devnull)
+            if devnull >= 0:
+                os.close(devnull)
+            if early is not None:
+                early.stdio = (0, *early.stdio[1:])  # closed above: discard_early leaves it
         pid_box[0] = st.pid
         if held is not None:
             try:

@@ -25,10 +25,12 @@ def exit_code(wait_status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty: bool = False):
+def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty: bool = False,
+           early=None):
     """Create and start the container's process; returns the runtime's State (pid, pty master).
     Raises the runtime's errors (ContainerCommandError 126/127, ContainerSetupError) after
-    recording the failure as the container's exit."""
+    recording the failure as the container's exit. `early`: a process started before the bundle
+    existed (runtime/early.py), used if it fits."""
     from rootless.runtime import container as runtime
 
     cid = record["Id"]
@@ -46,7 +48,7 @@ def launch(paths: Paths, store: ContainerStore, record: dict, *, stdio=None, tty
     bound = netstack.bind(plan)  # a port in use or below 1024: an error before anything starts
     store.set_state(cid, Monitor=truth.own_identity(), Process=None, Error="")
     try:
-        st = runtime.create(bundle, state_dir, cid, stdio=stdio, pty=tty)
+        st = runtime.create(bundle, state_dir, cid, stdio=stdio, pty=tty, early=early)
     except RlError as e:
         for listener in bound:
             listener.close()
