@@ -26,7 +26,7 @@ class BuildWithTools(build_py):
 
         native = _native_build()
         for name, sources in native.TOOLS.items():
-            native.build_tool(Path(self.build_lib) / "rootless" / name, sources)
+            native.build_tool(Path(self.build_lib) / "rootless" / name, sources, native.LIBS.get(name, ()))
 
 
 setup(cffi_modules=["native/build.py:ffibuilder"], cmdclass={"build_py": BuildWithTools})

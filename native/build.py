@@ -28,6 +28,9 @@ TOOLS = {
     "_rl_exec": ("rl_exec.c", "rl_plan.c", "rl_process.c"),
     "_rl_pause": ("rl_pause.c",),
 }
+#: libraries an executable links with: openpty/login_tty are in libutil before glibc 2.34 (the
+#: frozen build's bullseye root has 2.31); newer glibc keeps an empty libutil for them
+LIBS = {"_rl_exec": ("-lutil",)}
 
 
 def make_builder(srcdir: str) -> FFI:
@@ -47,7 +50,7 @@ def make_builder(srcdir: str) -> FFI:
 ffibuilder = make_builder(os.path.relpath(HERE))
 
 
-def build_tool(out: Path, names=FORWARDER_SOURCES) -> None:
+def build_tool(out: Path, names=FORWARDER_SOURCES, libs=()) -> None:
     """C sources -> the executable `out`: static where the C library allows (no shared library to
     find, no glibc floor for the frozen rl), else dynamic; written to a temp name, then renamed."""
     cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
@@ -55,10 +58,10 @@ def build_tool(out: Path, names=FORWARDER_SOURCES) -> None:
     sources = [str(HERE / name) for name in names]
     base = [cc, "-O2", "-Wall", "-Wextra", "-o", str(tmp), *sources]
     for extra in (["-static", "-s"], ["-s"]):
-        if subprocess.run(base + extra, stderr=subprocess.DEVNULL).returncode == 0:
+        if subprocess.run(base + extra + list(libs), stderr=subprocess.DEVNULL).returncode == 0:
             break
     else:
-        subprocess.run(base, check=True)  # again, to show the compiler's errors
+        subprocess.run(base + list(libs), check=True)  # again, to show the compiler's errors
     tmp.chmod(0o755)
     tmp.rename(out)
 
@@ -66,7 +69,7 @@ def build_tool(out: Path, names=FORWARDER_SOURCES) -> None:
 def build_tools(names=None) -> None:
     """Build the TOOLS named (all by default) into rootless/."""
     for name in names or TOOLS:
-        build_tool(HERE.parent / "rootless" / name, TOOLS[name])
+        build_tool(HERE.parent / "rootless" / name, TOOLS[name], LIBS.get(name, ()))
 
 
 if __name__ == "__main__":
