@@ -29,7 +29,9 @@ from rootless.engine.image.config import DOCKER_HUB, RegistryConfig, load
 from rootless.engine.image.digest import DigestMismatch, VerifyingWriter, chain_ids
 from rootless.engine.image.progress import Quiet
 from rootless.engine.image.reference import Reference
-from rootless.engine.image.registry import Manifest, Registry
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from rootless.engine.image.registry import Manifest, Registry
 from rootless.errors import ImageNotFound, RegistryError, RlError
 
 #: layers downloaded at once (docker's max-concurrent-downloads default is 3)
@@ -54,7 +56,11 @@ class Resolved:
 
 def registry_for(ctx: Context, host: str, config: RegistryConfig | None = None, *,
                  endpoint: str | None = None) -> Registry:
-    """A Registry client for `host` with the stored credentials."""
+    """A Registry client for `host` with the stored credentials. (httpx is imported here, not with
+    this module: `pull` starts its unpack helper first, whose start-up then overlaps the ~70 ms
+    of that import.)"""
+    from rootless.engine.image.registry import Registry
+
     config = config or load(ctx.paths, ctx.env)
     creds = get_credentials(ctx.paths.docker_auth_file, host)
     return Registry(host, config, Authenticator(host, creds), endpoint=endpoint)
