@@ -1,5 +1,6 @@
 /* The container process's settings and exec (rl_process.h): the C form of
- * rootless/runtime/process.py, caps.py and init.py, shared by _rl_boot and _rl_exec.
+ * the Python code it replaced (runtime/process.py; caps.py and init.py keep only names and masks),
+ * shared by _rl_boot and _rl_exec.
  *
  * Everything here runs in a single-threaded process about to execve, so the raw system calls
  * are used where glibc would do more (setresuid's broadcast to every thread). Nothing is freed:
@@ -51,7 +52,7 @@ void rl_process_fail(int status_fd, int code, const char *fmt, ...)
     _exit(code);
 }
 
-/* strerror in lower case, as Go (and process.py) word it: "no such file or directory" */
+/* strerror in lower case, as Go words it: "no such file or directory" */
 static const char *lower_error(int err)
 {
     static char buf[256];

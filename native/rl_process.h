@@ -13,7 +13,7 @@
  *   rlimit       repeated: "RESOURCE:SOFT:HARD", RESOURCE the RLIMIT_* number, -1 = unlimited
  *   pdeathsig    signal number set again after the uid change (0: none)
  *
- * Order, as runc and rootless/runtime/process.py (the Python form it replaces) do: rlimits, oom,
+ * Order, as runc does (and as the Python form this replaced did): rlimits, oom,
  * mkdir -p cwd, drop the bounding set, setgroups/setresgid/setresuid keeping caps, pdeathsig,
  * chdir, capset + ambient, umask (default 022), no_new_privs, default signal dispositions and an
  * empty signal mask, PATH lookup (the env's PATH, else DEFAULT_PATH) and execve.

@@ -1,9 +1,7 @@
-"""Linux capabilities of the container process: names (OCI spelling "CAP_CHOWN") to numbers, docker's
-default set, and applying an OCI `process.capabilities` object in the container's first process.
-
-Order (as runc does): drop the bounding set while we still hold CAP_SETPCAP, change uid/gid keeping
-the permitted set (PR_SET_KEEPCAPS), then capset() effective/permitted/inheritable, then raise the
-ambient set (each ambient cap must be permitted and inheritable, capabilities(7)).
+"""Linux capabilities of the container process: names (OCI spelling "CAP_CHOWN") to numbers and
+masks, and docker's default set. The process applies them itself (native/rl_process.c, in runc's
+order: bounding set, uid/gid keeping caps, capset, ambient), from the masks plan.process_pairs
+makes of an OCI `process.capabilities` object.
 """
 
 from __future__ import annotations
@@ -49,42 +47,3 @@ def mask(names) -> int:
         except ValueError:
             pass
     return bits
-
-
-def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
-            return int(f.read())
-    except OSError:
-        return len(NAMES) - 1
-
-
-def drop_bounding(caps: dict, top: int) -> None:
-    """Drop every capability not in caps["bounding"] from the bounding set (needs CAP_SETPCAP)."""
-    from rootless.runtime import syscalls  # here: mask() alone must not load the native module
-
-    keep = mask(caps.get("bounding", ()))
-    for cap in range(top + 1):
-        if not keep >> cap & 1:
-            try:
-                syscalls.capbset_drop(cap)
-            except OSError as e:
-                if e.errno != 22:  # EINVAL: the kernel does not know this cap
-                    raise
-
-
-def apply_sets(caps: dict) -> None:
-    """capset() the effective/permitted/inheritable sets, then raise the ambient ones."""
-    from rootless.runtime import syscalls
-
-    permitted = mask(caps.get("permitted", ()))
-    effective = mask(caps.get("effective", ())) & permitted
-    inheritable = mask(caps.get("inheritable", ()))
-    syscalls.capset(effective, permitted, inheritable)
-    ambient = mask(caps.get("ambient", ())) & permitted & inheritable
-    cap = 0
-    while ambient:
-        if ambient & 1:
-            syscalls.ambient_raise(cap)
-        ambient >>= 1
-        cap += 1

@@ -92,7 +92,7 @@ def _check_modes(tty: bool, detach: bool) -> None:
 def plan_pairs(pid: int, start: int, proc: dict, *, container_id: str = "", tty: bool = False,
                detach: bool = False) -> list[tuple[str, object]]:
     """The helper's plan without its fds (pure). ContainerSetupError for a process the settings
-    cannot express (an unknown rlimit), with process.py's words."""
+    cannot express (an unknown rlimit), in the words the container process uses for it."""
     pairs: list[tuple[str, object]] = [("pid", pid), ("start", start), ("id", container_id)]
     if tty:
         pairs.append(("tty", 1))

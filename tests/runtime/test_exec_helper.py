@@ -41,9 +41,8 @@ def test_env_entries_replace_by_name_and_path_is_added(tmp_path):
 
 
 def rt_default_path() -> str:
-    from rootless.runtime.process import DEFAULT_PATH
-
-    return DEFAULT_PATH
+    """native/rl_process.h's RL_DEFAULT_PATH (docker's default when the image sets no PATH)."""
+    return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def test_cwd_is_made_and_entered_umask_defaults_to_022(tmp_path):
