@@ -69,26 +69,13 @@ static int fd_of(const struct rl_plan *plan, const char *key)
     return (int)rl_plan_int(plan, key, -1);
 }
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 /* "E <class>\0<message>\0<hint>" to the caller, then exit 125. */
 __attribute__((noreturn)) static void report_and_exit(struct boot *b)
 {
     char buf[sizeof b->err + 8];
     int n = snprintf(buf, sizeof buf, "E %s%c%s%c%s", b->err.cls, 0, b->err.msg, 0, b->err.hint);
     if (n > 0)
-        write_all(b->ready_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        rl_write_all(b->ready_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     _exit(125);
 }
 
@@ -387,7 +374,7 @@ __attribute__((noreturn)) static void container(struct boot *b)
     if (!rl_plan_int(plan, "die", 0))
         prctl(PR_SET_PDEATHSIG, 0);
     int n = snprintf(ok, sizeof ok, "OK %s", driver);
-    write_all(b->ready_fd, ok, (size_t)n);
+    rl_write_all(b->ready_fd, ok, (size_t)n);
     close(b->ready_fd);
     wait_start(dirfd);
     if (rl_plan_int(plan, "init", 0))
@@ -400,7 +387,7 @@ __attribute__((noreturn)) static void early_fail(int ready_fd, const char *what,
 {
     char buf[1024];
     int n = snprintf(buf, sizeof buf, "F %s: %s%c%s", what, strerror(errno), 0, hint);
-    write_all(ready_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    rl_write_all(ready_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     _exit(125);
 }
 

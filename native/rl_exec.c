@@ -54,19 +54,6 @@ static const struct {
 static int report_fd = -1;
 static const char *container_id = "";
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        buf += w;
-        len -= (size_t)w;
-    }
-}
-
 /* A failure of the exec, reported the way the caller asked; never returns. */
 __attribute__((noreturn)) static void fail(int code, const char *message)
 {
@@ -74,10 +61,10 @@ __attribute__((noreturn)) static void fail(int code, const char *message)
     int n;
     if (report_fd >= 0) {
         n = snprintf(buf, sizeof buf, "%d\n%s", code, message);
-        write_all(report_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        rl_write_all(report_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     } else {
         n = snprintf(buf, sizeof buf, "Error: %s\n", message);
-        write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        rl_write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     }
     _exit(code);
 }
@@ -85,7 +72,7 @@ __attribute__((noreturn)) static void fail(int code, const char *message)
 __attribute__((noreturn)) static void gone(void)
 {
     if (report_fd >= 0) {
-        write_all(report_fd, "gone\n", 5);
+        rl_write_all(report_fd, "gone\n", 5);
         _exit(1);
     }
     char msg[256];

@@ -30,6 +30,19 @@
 #define PR_CAP_AMBIENT_RAISE 2
 #endif
 
+void rl_write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        buf += w;
+        len -= (size_t)w;
+    }
+}
+
 void rl_process_fail(int status_fd, int code, const char *fmt, ...)
 {
     char msg[4096];
@@ -38,17 +51,8 @@ void rl_process_fail(int status_fd, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
-    if (status_fd >= 0) {
-        size_t len = strlen(msg), off = 0;
-        while (off < len) {
-            ssize_t w = write(status_fd, msg + off, len - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-    }
+    if (status_fd >= 0)
+        rl_write_all(status_fd, msg, strlen(msg));
     _exit(code);
 }
 

@@ -42,6 +42,9 @@ __attribute__((noreturn)) void rl_process_exec(const struct rl_plan *plan, int s
 __attribute__((noreturn)) void rl_process_fail(int status_fd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* write(2) all of buf (EINTR retried); gives up quietly on an error: a report nobody reads. */
+void rl_write_all(int fd, const char *buf, size_t len);
+
 /* docker's exit status for a wait status: the code, or 128+N after signal N. */
 int rl_exit_code(int status);
 

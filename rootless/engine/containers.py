@@ -124,11 +124,13 @@ def _inputs(ctx, cid: str, opts: RunOptions, image, user_db, mapping, rootfs="/"
         rootfs_annotations=annotations or {}, etc_files=etc_files or {})
 
 
-def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambda _: None) -> dict:
-    """Create the container; returns its record (state "created")."""
+def create(ctx: Context, opts: RunOptions, notify: Callable[[str], None] = lambda _: None,
+           mapping=None) -> dict:
+    """Create the container; returns its record (state "created"). `mapping`: id_mapping(opts.userns)
+    when the caller has it already."""
     from rootless.engine.storage import probe
 
-    mapping = id_mapping(opts.userns)
+    mapping = mapping or id_mapping(opts.userns)
     images = image_store(ctx, mapping)
     image = find_image(ctx, images, opts.image, opts.pull, notify)
     layer_dirs = images.layer_dir_names(image)

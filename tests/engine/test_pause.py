@@ -39,13 +39,6 @@ def _pause_pid(env) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
 
 def _userns_and_map(env, *args) -> tuple[str, str]:
     """(user namespace inode, uid_map) of a container's process."""
@@ -67,7 +60,7 @@ def test_containers_share_the_kept_namespace_only_with_subordinate_ids(env):
         assert uid_map == " ".join(f"{m.container_id} {m.host_id} {m.size}" for m in mapping.uid_maps)
         if SUBUID:
             pause = _pause_pid(env)
-            assert pause and _alive(pause)
+            assert pause and rl.process_alive(pause)
             assert other == running == os.readlink(f"/proc/{pause}/ns/user")
             keep_id, _ = _userns_and_map(env, "--userns=keep-id")
             assert keep_id != running  # another mapping: its own namespace
@@ -88,13 +81,13 @@ def test_a_killed_pause_process_is_replaced_and_created_containers_still_start(e
     old = _pause_pid(env)
     os.kill(old, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while _alive(old) and time.monotonic() < deadline:
+    while rl.process_alive(old) and time.monotonic() < deadline:
         time.sleep(0.02)
     started = rl.run_rl("start", "-a", "later", env=env)
     assert started.returncode == 0, started.stderr
     assert started.stdout.split()[:3] == ["0", str(os.getuid()), "1"]
     new = _pause_pid(env)
-    assert new and new != old and _alive(new)
+    assert new and new != old and rl.process_alive(new)
     ns, _ = _userns_and_map(env)
     assert ns == os.readlink(f"/proc/{new}/ns/user")
 
@@ -112,9 +105,9 @@ def test_a_pause_file_naming_a_process_with_another_mapping_is_not_trusted(env):
     new = _pause_pid(env)
     assert new not in (me, None) and ns == os.readlink(f"/proc/{new}/ns/user")
     deadline = time.monotonic() + 10  # the replaced one sees its file name another and exits
-    while _alive(real) and time.monotonic() < deadline:
+    while rl.process_alive(real) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(real)
+    assert not rl.process_alive(real)
 
 
 @pytest.mark.skipif(not SUBUID, reason="a pause process exists only for users with subordinate ranges")
@@ -123,14 +116,14 @@ def test_a_deleted_pause_file_and_system_reset_end_it(env):
     pid = _pause_pid(env)
     _pause_file(env).unlink()  # as when the run directory goes (a reboot's tmpfs, a cleanup)
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while rl.process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid)
+    assert not rl.process_alive(pid)
     _userns_and_map(env)
     pid = _pause_pid(env)
-    assert pid and _alive(pid)
+    assert pid and rl.process_alive(pid)
     assert rl.run_rl("system", "reset", "-f", env=env).returncode == 0
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while rl.process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(pid) and _pause_pid(env) is None
+    assert not rl.process_alive(pid) and _pause_pid(env) is None

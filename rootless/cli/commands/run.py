@@ -116,9 +116,10 @@ def _run(ctx: Context, params: dict) -> int:
         return _run_detached(ctx, ContainerStore(ctx.paths), record, opts)
     from rootless.engine.lifecycle.attach import discard_early, run_attached, start_early
 
-    early = start_early(ctx, opts)  # its clone overlaps the bookkeeping below (runtime/early.py)
+    mapping = containers.id_mapping(opts.userns)  # (read once: /etc/subuid, the helpers' paths)
+    early = start_early(ctx, opts, mapping)  # its clone overlaps the bookkeeping below (runtime/early.py)
     try:
-        record = containers.create(ctx, opts, notify=_notify)
+        record = containers.create(ctx, opts, notify=_notify, mapping=mapping)
         record = _network_aliases(ctx, record, params)  # owner: network engineer
         store = ContainerStore(ctx.paths)
         held: list = []  # the container's mount namespace, for the deleter (run_attached says why)

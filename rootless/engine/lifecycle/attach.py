@@ -24,18 +24,17 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 _OWN_NETWORKS = ("none", "host", "bridge", "private", "slirp4netns", "pasta")
 
 
-def start_early(ctx: Context, opts):
+def start_early(ctx: Context, opts, mapping):
     """The container's process cloned before the engine's bookkeeping (runtime/early.py), when
     the options alone say what the clone needs: a network of its own (or the host's), and either
-    no user namespace (real root) or the pause process's to join. None otherwise: `create` then
-    starts it the usual way."""
+    no user namespace (real root) or the pause process's to join (`mapping`: the run's id
+    mapping). None otherwise: `create` then starts it the usual way."""
     if opts.detach or opts.network not in _OWN_NETWORKS:
         return None
-    from rootless.engine import containers, pause, spec
+    from rootless.engine import pause, spec
     from rootless.runtime import early as early_mod
     from rootless.runtime import syscalls as sc
 
-    mapping = containers.id_mapping(opts.userns)
     path = None
     if mapping.mode != "root":
         kept = pause.current(ctx.paths, mapping)

@@ -46,13 +46,6 @@ def holder_pids(env) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
 
 def fetch(rlx, network: str, url: str, timeout: float = 20.0):
     """`wget -qO- url` from a busybox container on `network`, retried while nginx starts."""
@@ -113,9 +106,9 @@ def test_two_containers_reach_each_other_by_name_and_others_cannot(rlx, env):
     assert pids
     assert rlx("network", "rm", "appnet", "othernet").stdout.split() == ["appnet", "othernet"]
     deadline = time.monotonic() + 5  # the last network gone: the holder and its helpers end
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(rl.process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [p for p in pids if alive(p)]
+    assert not [p for p in pids if rl.process_alive(p)]
 
 
 def http_get(url: str, timeout: float = 15.0) -> str:
@@ -177,9 +170,9 @@ def test_connect_disconnect_and_no_process_left(rlx, env):
     pruned = rlx("network", "prune", "-f")
     assert pruned.returncode == 0 and pruned.stdout.splitlines() == ["Deleted Networks:", "n1", "n2"]
     deadline = time.monotonic() + 5
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(rl.process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [p for p in pids if alive(p)]
+    assert not [p for p in pids if rl.process_alive(p)]
 
 
 def test_connect_a_stopped_default_network_container(rlx, env):
@@ -268,13 +261,13 @@ def test_holder_restarts_and_reset_leaves_no_process(rlx, env):
     assert len(pids) >= 3  # the holder, its namespace child, slirp4netns
     os.kill(pids[0], signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(rl.process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [p for p in pids if alive(p)]  # its children die with it
+    assert not [p for p in pids if rl.process_alive(p)]  # its children die with it
     again = rlx("run", "--rm", "--network", "keep", "busybox", "cat", "/etc/resolv.conf")
     assert again.returncode == 0 and "nameserver 10.89." in again.stdout, again.stderr
     pids = holder_pids(env)
-    assert pids and all(alive(p) for p in pids)
+    assert pids and all(rl.process_alive(p) for p in pids)
     # a slirp4netns that dies is replaced: the network's way out comes back
     slirps = [p for p in pids if b"slirp4netns" in open(f"/proc/{p}/cmdline", "rb").read()]
     assert len(slirps) == 1
@@ -289,6 +282,6 @@ def test_holder_restarts_and_reset_leaves_no_process(rlx, env):
     pids = holder_pids(env)
     assert rlx("system", "reset", "-f").returncode == 0
     deadline = time.monotonic() + 5
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(rl.process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [p for p in pids if alive(p)]
+    assert not [p for p in pids if rl.process_alive(p)]
