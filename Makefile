@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
-# The extension is built in place (rootless/_native.*.so) so an editable install picks up C changes
+# The extensions are built in place (rootless/_native.*.so, rootless/_untar.*.so) so an editable install picks up C changes
 # with `make native` alone.
 native: rootless/.native-built
 rootless/.native-built: $(NATIVE_SRC) $(VENV)/.installed
@@ -68,4 +68,4 @@ test-unit: dev
 	$(PY) -m pytest -m 'not integration' -q
 
 clean:
-	rm -rf build rootless/_native*.so rootless/.native-built
+	rm -rf build rootless/_native*.so rootless/_untar*.so rootless/.native-built

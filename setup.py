@@ -1,5 +1,5 @@
-"""Hooks rl's C parts into the package build (see native/build.py): the cffi extension
-rootless._native, and the static executables (native/build.py TOOLS: the port forwarder, the
+"""Hooks rl's C parts into the package build (see native/build.py): the cffi extensions
+rootless._native and rootless._untar, and the static executables (native/build.py TOOLS: the port forwarder, the
 container's first process, the exec helper) compiled into the built package beside it, so that
 `pip install .` gives a complete rl. (`make dev`'s editable install builds them in place with
 `make native` instead.)"""
@@ -29,4 +29,4 @@ class BuildWithTools(build_py):
             native.build_tool(Path(self.build_lib) / "rootless" / name, sources, native.LIBS.get(name, ()))
 
 
-setup(cffi_modules=["native/build.py:ffibuilder"], cmdclass={"build_py": BuildWithTools})
+setup(cffi_modules=["native/build.py:ffibuilder", "native/build.py:untar_ffibuilder"], cmdclass={"build_py": BuildWithTools})

@@ -1,4 +1,4 @@
-"""cffi build script for rootless._native (API mode, out of line), and the build of rl's small
+"""cffi build scripts for rootless._native and rootless._untar (API mode, out of line), and the build of rl's small
 static executables beside it (TOOLS): the port forwarder rootless/_rl_forward (rl_forward*.c, run
 by rootless.engine.net.forwarder), the container's first process rootless/_rl_boot (rl_boot.c,
 run by rootless.runtime.create), the exec helper rootless/_rl_exec (rl_exec.c, run by
@@ -7,8 +7,9 @@ rootless.engine.pause). _rl_boot and _rl_exec read their work as a plan (rl_plan
 process settings (rl_process.h).
 
 Used by the package build (setup.py: cffi_modules) and by `make native`, which also builds the
-forwarder. The cffi sources beside this file are thin wrappers; rootless.runtime.syscalls is the
-only Python module that touches them.
+forwarder. rl_native.c holds thin system call wrappers; rootless.runtime.syscalls is the only
+Python module that touches them. rootless._untar (rl_tar.c, rl_untar.c: a layer tar written into
+a directory, see rl_untar.h for why it is C) has rootless.engine.image.untar as its only caller.
 """
 
 import os
@@ -46,8 +47,26 @@ def make_builder(srcdir: str) -> FFI:
     return ffi
 
 
+UNTAR_SOURCES = ("rl_tar.c", "rl_untar.c", "rl_untar_io.c")   # + rl_untar.h, rl_untar_int.h
+
+
+def make_untar_builder(srcdir: str) -> FFI:
+    ffi = FFI()
+    ffi.cdef((HERE / "rl_untar.h").read_text().split("*/", 1)[1])
+    ffi.set_source(
+        "rootless._untar",
+        '#include <stddef.h>\n#include "rl_untar.h"',
+        sources=[os.path.join(srcdir, name) for name in UNTAR_SOURCES],
+        include_dirs=[srcdir],
+        libraries=["pthread"],   # the data writer thread; glibc before 2.34 keeps it in libpthread
+        extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    )
+    return ffi
+
+
 # setuptools refuses absolute source paths: name them relative to the project root it runs in
 ffibuilder = make_builder(os.path.relpath(HERE))
+untar_ffibuilder = make_untar_builder(os.path.relpath(HERE))
 
 
 def build_tool(out: Path, names=FORWARDER_SOURCES, libs=()) -> None:
@@ -78,10 +97,11 @@ if __name__ == "__main__":
     if sys.argv[1:]:  # `python native/build.py _rl_exec ...`: only those executables
         build_tools(sys.argv[1:])
         raise SystemExit(0)
-    # Rebuild after a C change (`make native`): compile under build/, then put the library in place
-    # of the one the editable install made, so exactly one rootless/_native*.so exists.
-    built = Path(make_builder(str(HERE)).compile(tmpdir=str(HERE.parent / "build" / "native")))
-    for old in (HERE.parent / "rootless").glob("_native*.so"):
-        old.unlink()
-    shutil.copy2(built, HERE.parent / "rootless" / built.name)
+    # Rebuild after a C change (`make native`): compile under build/, then put each library in place
+    # of the one the editable install made, so exactly one rootless/<module>*.so exists.
+    for name, make in (("_native", make_builder), ("_untar", make_untar_builder)):
+        built = Path(make(str(HERE)).compile(tmpdir=str(HERE.parent / "build" / name.strip("_"))))
+        for old in (HERE.parent / "rootless").glob(f"{name}.*so"):
+            old.unlink()
+        shutil.copy2(built, HERE.parent / "rootless" / built.name)
     build_tools()

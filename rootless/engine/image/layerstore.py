@@ -30,6 +30,10 @@ from rootless.errors import RlError, StorageError
 CHUNK = 1 << 20
 _GO = b"G"
 _F_SETPIPE_SZ = 1031
+#: glibc malloc for the helper: the decompressor's chunks (up to decompress.OUT_MAX, 4 MiB) come
+#: from a heap that is neither trimmed nor bypassed by mmap, so each chunk reuses pages already
+#: faulted in instead of zero-filling fresh ones (~50 ms of system time per 120 MB of tar here)
+_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
 class LayerLock:
@@ -65,6 +69,7 @@ class _Helper:
         package_root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        env.update(_MALLOC_ENV)
         import subprocess  # here: the helper process itself needs neither (its start-up is timed)
         import tempfile
 
