@@ -1,7 +1,7 @@
 """Import discipline of the start-up path (not timed: docs/cli.md has the figures).
 
-`rl --version` and every command the fast path parses must not pay for typer, click, rich, httpx,
-PyYAML, pydantic or the engine packages; each is tens of milliseconds here. Checked in a fresh
+`rl --version` and every command the fast path parses must not pay for typer, click, rich,
+http.client, PyYAML, pydantic or the engine packages; each is tens of milliseconds here. Checked in a fresh
 interpreter through `sys.modules`.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 import rootless
 
-HEAVY = ("typer", "click", "rich", "httpx", "yaml", "pydantic", "rootless.engine", "rootless.runtime",
+HEAVY = ("typer", "click", "rich", "http.client", "yaml", "pydantic", "rootless.engine", "rootless.runtime",
          "rootless.compose", "rootless.build")
 
 

@@ -20,7 +20,7 @@ LS_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID"
 
 
 def _store(ctx: Context):
-    from rootless.engine.image.store import ImageStore   # not via pull.py: no httpx import here
+    from rootless.engine.image.store import ImageStore   # not via pull.py: no HTTP client import here
 
     return ImageStore(ctx.paths)
 

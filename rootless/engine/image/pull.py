@@ -57,9 +57,9 @@ class Resolved:
 
 def registry_for(ctx: Context, host: str, config: RegistryConfig | None = None, *,
                  endpoint: str | None = None) -> Registry:
-    """A Registry client for `host` with the stored credentials. (httpx is imported here, not with
-    this module: `pull` starts its unpack helper first, whose start-up then overlaps the ~70 ms
-    of that import.)"""
+    """A Registry client for `host` with the stored credentials. (The client and http.client are
+    imported here, not with this module: `pull` starts its unpack helpers first, whose start-up
+    then overlaps that import.)"""
     from rootless.engine.image.registry import Registry
 
     config = config or load(ctx.paths, ctx.env)

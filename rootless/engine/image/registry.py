@@ -1,4 +1,4 @@
-"""A client for one registry, speaking the OCI distribution spec (v2 API) over httpx.
+"""A client for one registry, speaking the OCI distribution spec (v2 API) over HTTP/1.1 (transport).
 
 Owns: choosing the endpoint (HTTPS with the system CAs plus the registry's certs.d CA; HTTP only for
 registries listed as insecure and for loopback ones, as docker), the auth challenge flow (via
@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from rootless.plainclass import dataclass
 from typing import Iterable, Iterator
 
-import httpx
-
+from rootless.engine.image import transport as tp
 from rootless.engine.image.auth import Authenticator, parse_challenge
 from rootless.engine.image.config import DOCKER_HUB, DOCKER_HUB_ENDPOINT, RegistryConfig, is_loopback
 from rootless.errors import AuthError, ImageNotFound, RegistryError
@@ -62,10 +61,7 @@ def sha256(data: bytes) -> str:
 
 
 def _ssl_context(ca_file) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()       # the system CAs (/etc/ssl/certs)
-    if ca_file is not None:
-        ctx.load_verify_locations(cafile=str(ca_file))
-    return ctx
+    return tp.system_context(ca_file)         # the system CAs, and the registry's certs.d CA
 
 
 def _is_plain_http_answer(err: Exception) -> bool:
@@ -83,11 +79,11 @@ def _cert_error(err: Exception) -> bool:
     return False
 
 
-def error_from_response(resp: httpx.Response, what: str) -> RegistryError:
+def error_from_response(resp: tp.Response, what: str) -> RegistryError:
     """Turn a registry's error answer into a one-line error, docker's wording where it has one."""
     try:
         errors = json.loads(resp.read() or b"{}").get("errors") or []
-    except (ValueError, AttributeError, httpx.HTTPError):
+    except (ValueError, AttributeError, tp.TransportError):
         errors = []
     codes = [e.get("code", "") for e in errors if isinstance(e, dict)]
     detail = "; ".join((e.get("message") or e.get("code") or "").lower() for e in errors if isinstance(e, dict))
@@ -106,7 +102,7 @@ class Registry:
     """One registry (or one mirror endpoint of docker.io). Use as a context manager."""
 
     def __init__(self, host: str, config: RegistryConfig, authenticator: Authenticator | None = None, *,
-                 endpoint: str | None = None, transport: httpx.BaseTransport | None = None,
+                 endpoint: str | None = None, transport=None,
                  timeout: float = 30.0) -> None:
         self.host = host
         self.config = config
@@ -114,7 +110,7 @@ class Registry:
         self._transport = transport
         self._timeout = timeout
         self._endpoint = endpoint or (DOCKER_HUB_ENDPOINT if host == DOCKER_HUB else None)
-        self._client: httpx.Client | None = None
+        self._client: tp.Client | None = None
         self.base: str | None = None
 
     # --- connection ----------------------------------------------------------------------------
@@ -147,10 +143,9 @@ class Registry:
             return [(f"http://{self.host}", False), (f"https://{self.host}", None)]
         return [(f"https://{self.host}", _ssl_context(ca))]
 
-    def _new_client(self, verify) -> httpx.Client:
-        return httpx.Client(verify=verify, transport=self._transport, timeout=self._timeout,
-                            follow_redirects=True, headers={"User-Agent": "rl"},
-                            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
+    def _new_client(self, verify) -> tp.Client:
+        return tp.Client(verify=verify, transport=self._transport, timeout=self._timeout,
+                         headers={"User-Agent": "rl"})
 
     def connect(self) -> None:
         """Find a working endpoint (GET /v2/) and record the auth challenge it sends."""
@@ -166,14 +161,14 @@ class Registry:
             probe = i + 1 < len(candidates) and base.startswith("http://")  # loopback's plain try
             try:
                 resp = client.get(f"{base}/v2/") if probe else self._retrying(lambda: client.get(f"{base}/v2/"))
-            except httpx.HTTPError as e:
+            except tp.TransportError as e:
                 client.close()
                 last = e
                 if probe:
                     refused = (base, e)
                 if i + 1 < len(candidates) and not _cert_error(e):
                     continue       # docker: a loopback or insecure registry may speak plain HTTP
-                if refused and isinstance(e, httpx.ConnectError) and not _is_plain_http_answer(e):
+                if refused and isinstance(e, tp.ConnectError) and not _is_plain_http_answer(e):
                     raise self._connect_error(*refused) from None  # nothing listens: docker names http
                 raise self._connect_error(base, e) from None
             if probe and resp.status_code == 400:  # a TLS server's answer to plain HTTP
@@ -208,7 +203,7 @@ class Registry:
         for attempt in range(RETRIES + 1):
             try:
                 resp = send()
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError) as e:
+            except (tp.ConnectError, tp.Timeout, tp.ProtocolError) as e:
                 if attempt == RETRIES or _cert_error(e) or _is_plain_http_answer(e):
                     raise
             else:
@@ -239,7 +234,7 @@ class Registry:
         return token, int(body.get("expires_in") or 60)
 
     def _request(self, method: str, url: str, scope: str, *, stream: bool = False, retry: bool = True,
-                 **kw) -> httpx.Response:
+                 **kw) -> tp.Response:
         """Send one request with authentication (one retry after a 401 challenge)."""
         self.connect()
         if not url.startswith(("http://", "https://")):
@@ -248,8 +243,7 @@ class Registry:
         for attempt in (0, 1):
             auth = self.auth.header(scope)
             sent = dict(headers, Authorization=auth) if auth else headers
-            request = self._client.build_request(method, url, headers=sent, **kw)
-            send = lambda: self._client.send(request, stream=stream)  # noqa: E731
+            send = lambda: self._client.request(method, url, headers=sent, stream=stream, **kw)  # noqa: E731
             resp = self._retrying(send) if retry else send()
             if resp.status_code != 401 or attempt:
                 return resp
@@ -302,7 +296,7 @@ class Registry:
 
     # --- blobs ---------------------------------------------------------------------------------
     @contextmanager
-    def open_blob(self, repo: str, digest: str) -> Iterator[httpx.Response]:
+    def open_blob(self, repo: str, digest: str) -> Iterator[tp.Response]:
         """Stream a blob (redirects to blob storage followed). The caller verifies the digest."""
         resp = self._request("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull", stream=True)
         try:
@@ -348,7 +342,7 @@ class Registry:
         if resp.status_code == 202 and location:   # an upload session we will not use
             try:
                 self._request("DELETE", self._absolute(location), f"repository:{repo}:pull,push").close()
-            except httpx.HTTPError:
+            except tp.TransportError:
                 pass
         return False
 
@@ -403,7 +397,7 @@ class Registry:
 
 def _with_query(url: str, **params: str) -> str:
     """`url` with `params` added to its query (upload locations carry their own state in it)."""
-    return str(httpx.URL(url).copy_merge_params(params))
+    return tp.with_params(url, params)
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -459,12 +453,12 @@ def check_login(registry: Registry) -> None:
 HUB_SEARCH = "https://index.docker.io/v1/search"
 
 
-def hub_search(term: str, limit: int, *, transport: httpx.BaseTransport | None = None) -> list[dict]:
+def hub_search(term: str, limit: int, *, transport=None) -> list[dict]:
     """Docker Hub's search API: [{"name", "description", "star_count", "is_official"}...]."""
     try:
-        with httpx.Client(transport=transport, timeout=15.0, follow_redirects=True) as client:
+        with tp.Client(transport=transport, timeout=15.0) as client:
             resp = client.get(HUB_SEARCH, params={"q": term, "n": str(limit)})
-    except httpx.HTTPError as e:
+    except tp.TransportError as e:
         raise RegistryError(f"Get \"{HUB_SEARCH}?q={term}\": {e or type(e).__name__}",
                             "Docker Hub is unreachable from here; search a private registry with "
                             "`rl search HOST:PORT/TERM`") from None

@@ -8,10 +8,10 @@ import json
 import os
 import shutil
 
-import httpx
 import pytest
 
 from rootless.engine.image import registry as reg
+from rootless.engine.image import transport as tp
 from rootless.engine.image.auth import Authenticator, Credentials
 from rootless.engine.image.config import RegistryConfig
 from rootless.errors import AuthError, ImageNotFound, RegistryError
@@ -140,24 +140,24 @@ def test_tls_needs_the_ca(registry_tls, push_image, tmp_path):
 def _hub_like(log: list, fail_first: int = 0):
     state = {"fails": fail_first}
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: tp.Request) -> tp.Response:
         log.append((request.method, str(request.url), request.headers.get("authorization")))
         if request.url.host == "auth.example":
             if request.headers.get("authorization") not in (None, Credentials("u", "p").basic_header()):
-                return httpx.Response(401)
+                return tp.Response(401)
             scopes = request.url.params.get_list("scope")
-            return httpx.Response(200, json={"token": "tok-" + ",".join(scopes), "expires_in": 300})
+            return tp.Response(200, json={"token": "tok-" + ",".join(scopes), "expires_in": 300})
         if state["fails"] > 0:
             state["fails"] -= 1
-            return httpx.Response(503)
+            return tp.Response(503)
         scope = "repository:library/busybox:pull"
         if request.headers.get("authorization") != f"Bearer tok-{scope}":
-            return httpx.Response(401, headers={"WWW-Authenticate":
+            return tp.Response(401, headers={"WWW-Authenticate":
                 f'Bearer realm="https://auth.example/token",service="registry.example",scope="{scope}"'})
         if request.url.path == "/v2/":
-            return httpx.Response(200)
+            return tp.Response(200)
         body = json.dumps({"schemaVersion": 2, "mediaType": reg.MEDIA_OCI_MANIFEST, "layers": []}).encode()
-        return httpx.Response(200, content=body, headers={"Content-Type": reg.MEDIA_OCI_MANIFEST})
+        return tp.Response(200, content=body, headers={"Content-Type": reg.MEDIA_OCI_MANIFEST})
     return handler
 
 
@@ -165,7 +165,7 @@ def _hub_like(log: list, fail_first: int = 0):
 def test_bearer_token_flow_and_cache(creds):
     log: list = []
     r = reg.Registry("registry.example", RegistryConfig(), Authenticator("registry.example", creds),
-                     transport=httpx.MockTransport(_hub_like(log)))
+                     transport=_hub_like(log))
     with r:
         r.get_manifest("library/busybox", "latest")
         r.get_manifest("library/busybox", "latest")
@@ -179,7 +179,7 @@ def test_bearer_token_flow_and_cache(creds):
 
 def test_bearer_wrong_credentials():
     r = reg.Registry("registry.example", RegistryConfig(), Authenticator("registry.example", Credentials("u", "x")),
-                     transport=httpx.MockTransport(_hub_like([])))
+                     transport=_hub_like([]))
     with r, pytest.raises(AuthError, match="incorrect username or password"):
         r.get_manifest("library/busybox", "latest")
 
@@ -187,11 +187,11 @@ def test_bearer_wrong_credentials():
 def test_retries_5xx(monkeypatch):
     monkeypatch.setattr(reg, "BACKOFF", (0, 0, 0))
     log: list = []
-    with reg.Registry("registry.example", RegistryConfig(), transport=httpx.MockTransport(_hub_like(log, 2))) as r:
+    with reg.Registry("registry.example", RegistryConfig(), transport=_hub_like(log, 2)) as r:
         r.get_manifest("library/busybox", "latest")
     assert sum(1 for entry in log if entry[1].endswith("/v2/")) >= 3
     log.clear()
-    with reg.Registry("registry.example", RegistryConfig(), transport=httpx.MockTransport(_hub_like(log, 10))) as r:
+    with reg.Registry("registry.example", RegistryConfig(), transport=_hub_like(log, 10)) as r:
         with pytest.raises(RegistryError, match="503"):
             r.get_manifest("library/busybox", "latest")
 
@@ -199,8 +199,8 @@ def test_retries_5xx(monkeypatch):
 def test_hub_search_parses_results():
     def handler(request):
         assert request.url.params["q"] == "busy"
-        return httpx.Response(200, json={"results": [{"name": "busybox", "star_count": 3, "is_official": True}]})
-    assert reg.hub_search("busy", 5, transport=httpx.MockTransport(handler))[0]["name"] == "busybox"
+        return tp.Response(200, json={"results": [{"name": "busybox", "star_count": 3, "is_official": True}]})
+    assert reg.hub_search("busy", 5, transport=handler)[0]["name"] == "busybox"
 
 
 @pytest.mark.parametrize("header, expected", [
