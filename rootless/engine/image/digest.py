@@ -7,7 +7,6 @@ matches (so nothing unverified is ever found under a content address).
 
 from __future__ import annotations
 
-import errno
 import os
 
 TYPE_CHECKING = False
@@ -96,6 +95,8 @@ class DirectFile:
         return total
 
     def _flush(self) -> None:
+        import errno  # here: `rl run` imports this module, and needs no DirectFile
+
         view = self._view[:self._fill]
         if self._direct and self._fill % self.ALIGN:
             self._buffered()
@@ -130,6 +131,8 @@ class DirectFile:
 
 
 def _open_direct(path: Path):
+    import errno
+
     try:
         return DirectFile(path)
     except OSError as e:
