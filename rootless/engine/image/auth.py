@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import re
-import tempfile
 import time
 from rootless.plainclass import dataclass, field
 from pathlib import Path
@@ -79,6 +78,8 @@ def _read_file(path: Path) -> dict:
 
 
 def _write_file(path: Path, data: dict) -> None:
+    import tempfile  # here: only `rl login`/`logout` write (a pull's start-up reads)
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config.json.")
     try:

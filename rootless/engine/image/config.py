@@ -14,7 +14,6 @@ Loopback registries (localhost, 127.0.0.0/8, ::1) may answer in plain HTTP, as d
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from rootless.plainclass import dataclass, field
 from pathlib import Path
 
@@ -90,6 +89,8 @@ def config_path(paths: Paths, env: dict[str, str]) -> Path:
 
 def parse(text: str, source: Path | None = None, certs_dir: Path | None = None) -> RegistryConfig:
     """Parse config.toml text (pure)."""
+    import tomllib  # here: most hosts have no config file, and a pull's start-up is timed
+
     where = f" in {source}" if source else ""
     try:
         data = tomllib.loads(text)

@@ -383,6 +383,7 @@ class Client:
                 conn.set_tunnel(url.host, url.port, headers=_proxy_auth(proxy))
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        conn._create_connection = _create_connection
         try:
             conn.connect()
         except (socket.timeout, TimeoutError) as e:
@@ -421,6 +422,15 @@ class Client:
                     conns.append(conn)
                     return
         conn.close()
+
+
+def _create_connection(address, timeout=None, source_address=None):
+    """socket.create_connection, with an ASCII host name as bytes: for a str, getaddrinfo loads
+    the idna codec first (~5 ms of a pull's start-up), even for "127.0.0.1"."""
+    host, port = address
+    if isinstance(host, str) and host.isascii():
+        host = host.encode()
+    return socket.create_connection((host, port), timeout, source_address)
 
 
 def _drain(resp: Response, limit: int = 1 << 16) -> None:
