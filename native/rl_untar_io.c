@@ -69,6 +69,7 @@ static int do_item(struct io_worker *w, struct io_item *it)
 static void *run(void *arg)
 {
     struct io_worker *w = arg;
+    pthread_setname_np(pthread_self(), "rl-untar-io");   /* as ps, top and perf show it */
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->head && !w->stop)
