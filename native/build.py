@@ -34,34 +34,26 @@ TOOLS = {
 LIBS = {"_rl_exec": ("-lutil",)}
 
 
-def make_builder(srcdir: str) -> FFI:
+def _builder(module: str, header: str, srcdir: str, sources, **extra) -> FFI:
+    """cffi in API mode: `header`'s declarations (after its opening comment) for `module`."""
     ffi = FFI()
-    ffi.cdef((HERE / "rl_native.h").read_text().split("*/", 1)[1])
-    ffi.set_source(
-        "rootless._native",
-        '#include <stdint.h>\n#include <stddef.h>\n#include "rl_native.h"',
-        sources=[os.path.join(srcdir, "rl_native.c")],
-        include_dirs=[srcdir],
-        extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-    )
+    ffi.cdef((HERE / header).read_text().split("*/", 1)[1])
+    ffi.set_source(module, f'#include <stdint.h>\n#include <stddef.h>\n#include "{header}"',
+                   sources=[os.path.join(srcdir, name) for name in sources], include_dirs=[srcdir],
+                   extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"], **extra)
     return ffi
+
+
+def make_builder(srcdir: str) -> FFI:
+    return _builder("rootless._native", "rl_native.h", srcdir, ["rl_native.c"])
 
 
 UNTAR_SOURCES = ("rl_tar.c", "rl_untar.c", "rl_untar_io.c")   # + rl_untar.h, rl_untar_int.h
 
 
 def make_untar_builder(srcdir: str) -> FFI:
-    ffi = FFI()
-    ffi.cdef((HERE / "rl_untar.h").read_text().split("*/", 1)[1])
-    ffi.set_source(
-        "rootless._untar",
-        '#include <stddef.h>\n#include "rl_untar.h"',
-        sources=[os.path.join(srcdir, name) for name in UNTAR_SOURCES],
-        include_dirs=[srcdir],
-        libraries=["pthread"],   # the data writer thread; glibc before 2.34 keeps it in libpthread
-        extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-    )
-    return ffi
+    # the data writer thread: glibc before 2.34 (the frozen build's bullseye) keeps it in libpthread
+    return _builder("rootless._untar", "rl_untar.h", srcdir, UNTAR_SOURCES, libraries=["pthread"])
 
 
 # setuptools refuses absolute source paths: name them relative to the project root it runs in
