@@ -34,13 +34,13 @@ TOOLS = {
 LIBS = {"_rl_exec": ("-lutil",)}
 
 
-def _builder(module: str, header: str, srcdir: str, sources, **extra) -> FFI:
+def _builder(module: str, header: str, srcdir: str, sources, flags=(), **extra) -> FFI:
     """cffi in API mode: `header`'s declarations (after its opening comment) for `module`."""
     ffi = FFI()
     ffi.cdef((HERE / header).read_text().split("*/", 1)[1])
     ffi.set_source(module, f'#include <stdint.h>\n#include <stddef.h>\n#include "{header}"',
                    sources=[os.path.join(srcdir, name) for name in sources], include_dirs=[srcdir],
-                   extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"], **extra)
+                   extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", *flags], **extra)
     return ffi
 
 
@@ -48,12 +48,15 @@ def make_builder(srcdir: str) -> FFI:
     return _builder("rootless._native", "rl_native.h", srcdir, ["rl_native.c"])
 
 
-UNTAR_SOURCES = ("rl_tar.c", "rl_untar.c", "rl_untar_io.c")   # + rl_untar.h, rl_untar_int.h
+UNTAR_SOURCES = ("rl_tar.c", "rl_tar_pax.c", "rl_untar.c", "rl_untar_meta.c", "rl_untar_io.c", "rl_strmap.c")
 
 
 def make_untar_builder(srcdir: str) -> FFI:
-    # the data writer thread: glibc before 2.34 (the frozen build's bullseye) keeps it in libpthread
-    return _builder("rootless._untar", "rl_untar.h", srcdir, UNTAR_SOURCES, libraries=["pthread"])
+    # the data writer thread: glibc before 2.34 (the frozen build's bullseye) keeps it in libpthread;
+    # hidden visibility: the files share internal names (fail, note...) that another library of the
+    # process must not interpose; cffi's module init stays exported (PyMODINIT_FUNC)
+    return _builder("rootless._untar", "rl_untar.h", srcdir, UNTAR_SOURCES, ["-fvisibility=hidden"],
+                    libraries=["pthread"])
 
 
 # setuptools refuses absolute source paths: name them relative to the project root it runs in

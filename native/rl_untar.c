@@ -10,18 +10,17 @@
  * this unpack made, or a hard link to anything but a file of this layer fails before anything is
  * written; files are created O_EXCL|O_NOFOLLOW, links replaced, never followed, and every system
  * call takes a path relative to `root` whose parents the model guarantees to be real directories.
- * Directory times are set last (finish), without following links, on entries still directories. */
+ * Directory times are set last (finish), without following links, on entries still directories.
+ * An entry's metadata is rl_untar_meta.c's, large files' data rl_untar_io.c's. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "rl_untar_int.h"
@@ -35,131 +34,10 @@ static const char *const KIND_NAMES[] = {"none", "dir", "file", "link", "other",
  * data writer thread (rl_untar_io.c) */
 #define IO_MIN (16u << 10)
 
-#define OPAQUE_XATTR "user.overlay.opaque"
-#define TRUSTED_OPAQUE_XATTR "trusted.overlay.opaque"
-#define NOTE_OWNERS "this user has no subordinate id range: every file of the image belongs to the " \
-    "user (container uid 0); add a range in /etc/subuid and /etc/subgid to keep the image's owners"
-
-/* ---- the map ------------------------------------------------------------------------------- */
-char MAP_TOMBSTONE[1];
-
-static uint64_t hash_of(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static struct map_entry *slot(const struct map *m, const char *key, uint64_t h)
-{
-    size_t mask = m->cap - 1, i = h & mask;
-    struct map_entry *tomb = NULL;
-    for (;;) {
-        struct map_entry *e = &m->slots[i];
-        if (!e->key)
-            return tomb ? tomb : e;
-        if (e->key == MAP_TOMBSTONE) {
-            if (!tomb)
-                tomb = e;
-        } else if (e->hash == h && strcmp(e->key, key) == 0) {
-            return e;
-        }
-        i = (i + 1) & mask;
-    }
-}
-
-struct map_entry *map_get(struct map *m, const char *key)
-{
-    if (!m->cap)
-        return NULL;
-    struct map_entry *e = slot(m, key, hash_of(key));
-    return e->key && e->key != MAP_TOMBSTONE ? e : NULL;
-}
-
-static int map_grow(struct map *m)
-{
-    size_t cap = 64;
-    while (cap < m->live * 4)
-        cap *= 2;
-    struct map_entry *slots = calloc(cap, sizeof *slots), *old = m->slots;
-    if (!slots)
-        return -1;
-    size_t oldcap = m->cap;
-    m->slots = slots;
-    m->cap = cap;
-    m->used = m->live;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].key && old[i].key != MAP_TOMBSTONE)
-            *slot(m, old[i].key, old[i].hash) = old[i];
-    free(old);
-    return 0;
-}
-
-struct map_entry *map_put(struct map *m, const char *key)
-{
-    if ((m->used + 1) * 10 > m->cap * 7 && map_grow(m) < 0)
-        return NULL;
-    uint64_t h = hash_of(key);
-    struct map_entry *e = slot(m, key, h);
-    if (e->key && e->key != MAP_TOMBSTONE)
-        return e;
-    char *copy = strdup(key);
-    if (!copy)
-        return NULL;
-    if (!e->key)
-        m->used++;
-    m->live++;
-    *e = (struct map_entry){.key = copy, .hash = h};
-    return e;
-}
-
-void map_del(struct map *m, const char *key)
-{
-    struct map_entry *e = map_get(m, key);
-    if (e) {
-        free(e->key);
-        e->key = MAP_TOMBSTONE;
-        m->live--;
-    }
-}
-
-void map_free(struct map *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key != MAP_TOMBSTONE)
-            free(m->slots[i].key);
-    free(m->slots);
-    memset(m, 0, sizeof *m);
-}
-
-/* ---- errors and notes ---------------------------------------------------------------------- */
+/* ---- errors and the model ------------------------------------------------------------------ */
 int fail_os(struct rl_untar *u, int err, const char *rel)
 {
     return fail(u, RL_UNTAR_ERR_OS, err, "%s%s%s", u->root, *rel ? "/" : "", rel);
-}
-
-static int no_memory(struct rl_untar *u)
-{
-    return fail(u, RL_UNTAR_ERR_OS, ENOMEM, "out of memory");
-}
-
-static void note(struct rl_untar *u, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void note(struct rl_untar *u, const char *key, const char *fmt, ...)
-{
-    if (map_get(&u->noted, key) || !map_put(&u->noted, key))
-        return;
-    char *text = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (n >= 0)
-        buf_add(&u->notes, text, (size_t)n + 1);   /* NUL-separated */
-    free(text);
 }
 
 static int kind_of(struct rl_untar *u, const char *rel)
@@ -204,12 +82,6 @@ static int relative(struct rl_untar *u, const char *name, char **out)
     rel[len] = 0;
     *out = rel;
     return 0;
-}
-
-static char *abs_path(struct rl_untar *u, const char *rel)
-{
-    char *path = NULL;
-    return asprintf(&path, "%s%s%s", u->root, *rel ? "/" : "", rel) < 0 ? NULL : path;
 }
 
 /* ---- filesystem operations ----------------------------------------------------------------- */
@@ -270,21 +142,6 @@ static int clear(struct rl_untar *u, const char *rel, int keep_dir)
     return 0;
 }
 
-static int set_opaque(struct rl_untar *u, const char *rel)
-{
-    char *path = abs_path(u, rel);
-    if (!path)
-        return no_memory(u);
-    int r = 0;
-    if (lsetxattr(path, OPAQUE_XATTR, "y", 1, 0) < 0)
-        r = fail(u, RL_UNTAR_ERR_OPAQUE, errno, "cannot mark %s opaque: setxattr " OPAQUE_XATTR ": %s",
-                 path, strerror(errno));
-    else if ((u->flags & RL_UNTAR_TRUSTED_XATTRS) && lsetxattr(path, TRUSTED_OPAQUE_XATTR, "y", 1, 0) < 0)
-        note(u, "trusted", "could not set " TRUSTED_OPAQUE_XATTR "; overlay must use userxattr");
-    free(path);
-    return r;
-}
-
 static int make_dir(struct rl_untar *u, const char *rel, mode_t mode)
 {
     if (mkdirat(u->rootfd, rel, mode) < 0)
@@ -340,71 +197,6 @@ static int is_simple(struct rl_untar *u, char *rel, const struct tar_member *m)
     if (slash)
         *slash = '/';
     return !(parent && (parent->flags & F_SETGID));
-}
-
-/* fd >= 0: that file; else `rel` (never followed). */
-static int owner(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m)
-{
-    if (u->flags & RL_UNTAR_ZERO_OWNERS) {
-        if (m->uid || m->gid)
-            note(u, "owners", NOTE_OWNERS);
-        return 0;
-    }
-    int r = -1;
-    errno = EINVAL;                    /* ids no uid_t holds are outside any mapping */
-    if (m->uid < 0xffffffffu && m->gid < 0xffffffffu)
-        r = fd >= 0 ? fchown(fd, (uid_t)m->uid, (gid_t)m->gid)
-                    : fchownat(u->rootfd, rel, (uid_t)m->uid, (gid_t)m->gid, AT_SYMLINK_NOFOLLOW);
-    if (r == 0)
-        return 0;
-    if (errno != EINVAL)
-        return fail_os(u, errno, rel);
-    char key[48];
-    snprintf(key, sizeof key, "id%llu:%llu", (unsigned long long)m->uid, (unsigned long long)m->gid);
-    note(u, key, "%s: owner %llu:%llu is outside the id mapping; kept as 0:0", m->name,
-         (unsigned long long)m->uid, (unsigned long long)m->gid);
-    return 0;
-}
-
-static int set_xattrs(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m)
-{
-    char *path = fd >= 0 ? NULL : abs_path(u, rel);
-    if (fd < 0 && !path)
-        return no_memory(u);
-    for (size_t i = 0; i < m->nxattrs; i++) {
-        const char *name = m->xattr_names[i];
-        if (!strncmp(name, "trusted.", 8) || !strncmp(name, "user.overlay.", 13))
-            continue;
-        int r = fd >= 0 ? fsetxattr(fd, name, m->xattr_values[i], m->xattr_lens[i], 0)
-                        : lsetxattr(path, name, m->xattr_values[i], m->xattr_lens[i], 0);
-        if (r < 0) {
-            char key[300];
-            snprintf(key, sizeof key, "xattr%s", name);
-            note(u, key, "could not set xattr %s (%s); skipped", name, strerror(errno));
-        }
-    }
-    free(path);
-    return 0;
-}
-
-static int set_times(struct rl_untar *u, int fd, const char *rel, int64_t sec, long nsec)
-{
-    struct timespec ts[2] = {{.tv_sec = sec, .tv_nsec = nsec}, {.tv_sec = sec, .tv_nsec = nsec}};
-    int r = fd >= 0 ? futimens(fd, ts) : utimensat(u->rootfd, rel, ts, AT_SYMLINK_NOFOLLOW);
-    return r < 0 ? fail_os(u, errno, rel) : 0;
-}
-
-/* Owner, mode, xattrs and (but for directories: finish) times; chown first (it clears set-id). */
-static int metadata(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m, int dir)
-{
-    if (owner(u, fd, rel, m) < 0)
-        return -1;
-    mode_t mode = m->mode & 07777;
-    if ((fd >= 0 ? fchmod(fd, mode) : fchmodat(u->rootfd, rel, mode, 0)) < 0)
-        return fail_os(u, errno, rel);
-    if (m->nxattrs && set_xattrs(u, fd, rel, m) < 0)
-        return -1;
-    return dir ? 0 : set_times(u, fd, rel, m->mtime_sec, m->mtime_nsec);
 }
 
 static int dir_time(struct rl_untar *u, const char *rel, const struct tar_member *m)

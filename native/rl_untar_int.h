@@ -1,7 +1,9 @@
-/* Shared between the tar parser (rl_tar.c) and the tree writer (rl_untar.c); not for cffi. */
+/* Shared by the parts of rootless._untar (rl_tar.c, rl_tar_pax.c, rl_untar.c, rl_untar_meta.c,
+ * rl_untar_io.c, rl_strmap.c); not for cffi. */
 #ifndef RL_UNTAR_INT_H
 #define RL_UNTAR_INT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -120,6 +122,31 @@ int fail(struct rl_untar *u, int kind, int err, const char *fmt, ...)
 int fail_os(struct rl_untar *u, int err, const char *rel);
 /* `s` for a message: single-quoted, control bytes escaped (\xNN); static ring of buffers */
 const char *quoted(const char *s);
+
+static inline int corrupt(struct rl_untar *u, const char *what)
+{
+    return fail(u, RL_UNTAR_ERR_CORRUPT, 0, "%s", what);
+}
+
+static inline int no_memory(struct rl_untar *u)
+{
+    return fail(u, RL_UNTAR_ERR_OS, ENOMEM, "out of memory");
+}
+
+/* PAX extended headers (rl_tar_pax.c): parse one header's records into `into`; apply a list to a
+ * member (a later record of a key wins) */
+int parse_pax(struct rl_untar *u, const unsigned char *data, size_t n, struct pax_list *into);
+int apply_pax(struct rl_untar *u, struct tar_member *m, const struct pax_list *p);
+
+/* an entry's metadata (rl_untar_meta.c): fd >= 0 is that open file, else `rel` (never followed) */
+#define NOTE_OWNERS "this user has no subordinate id range: every file of the image belongs to the " \
+    "user (container uid 0); add a range in /etc/subuid and /etc/subgid to keep the image's owners"
+void note(struct rl_untar *u, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+char *abs_path(struct rl_untar *u, const char *rel);
+int set_opaque(struct rl_untar *u, const char *rel);
+int owner(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m);
+int set_times(struct rl_untar *u, int fd, const char *rel, int64_t sec, long nsec);
+int metadata(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m, int dir);
 
 /* the writer's side of one entry (rl_untar.c) */
 int writer_begin(struct rl_untar *u, const struct tar_member *m);

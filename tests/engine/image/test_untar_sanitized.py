@@ -1,8 +1,8 @@
-"""native/rl_tar.c, rl_untar.c and rl_untar_io.c built with AddressSanitizer and UBSan, and with
-ThreadSanitizer (tests/engine/image/untar_harness.c), fed valid tars of many shapes (whiteouts, links, long names, PAX headers,
-set-id modes, odd types) and byte mutations of them, cut into chunks at arbitrary points, parsed
-and unpacked: no memory error, no undefined behaviour, no data race, and nothing written outside
-the tree."""
+"""The C files of rootless._untar (native/build.py UNTAR_SOURCES) built with AddressSanitizer and
+UBSan, and with ThreadSanitizer (tests/engine/image/untar_harness.c), fed valid tars of many
+shapes (whiteouts, links, long names, PAX headers, set-id modes, odd types) and byte mutations of
+them, cut into chunks at arbitrary points, parsed and unpacked: no memory error, no undefined
+behaviour, no data race, and nothing written outside the tree."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ from pathlib import Path
 import pytest
 
 NATIVE = Path(__file__).resolve().parents[3] / "native"
+
+
+def _native_build():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rl_native_build", NATIVE / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+native_build = _native_build()   # UNTAR_SOURCES: the files of rootless._untar
 HARNESS = Path(__file__).with_name("untar_harness.c")
 NAMES = ["a", "a/b", "a/b/c", ".wh.a", "a/.wh.b", "a/.wh..wh..opq", "..", "a/../b", "/abs", "x" * 120 + "/y" * 60,
          "d/", "./", ".", "l", "l/x", "h", "a/.wh..wh.plnk", ".wh..wh..opq", "caf\u00e9", "a//b/./c"]
@@ -84,7 +96,7 @@ def harness(request, tmp_path_factory) -> Path:
         pytest.skip("no C compiler on this host")
     exe = tmp_path_factory.mktemp("harness") / f"untar_harness_{request.param}"
     built = subprocess.run([cc, "-g", "-O1", *SANITIZERS[request.param], f"-I{NATIVE}", "-o", str(exe), str(HARNESS),
-                            *(str(NATIVE / name) for name in ("rl_tar.c", "rl_untar.c", "rl_untar_io.c")), "-lpthread"],
+                            *(str(NATIVE / name) for name in native_build.UNTAR_SOURCES), "-lpthread"],
                            capture_output=True, text=True)
     if built.returncode and "san" in built.stderr.lower():
         pytest.skip(f"the compiler cannot link the {request.param} sanitizer here: {built.stderr.strip()[-200:]}")
