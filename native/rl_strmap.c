@@ -118,3 +118,18 @@ void map_free(struct map *m)
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
+
+/* Delete every key below directory `dir` ("dir/..."), `dir` itself kept: O(capacity), for the
+ * rare directory that a later entry replaces. */
+void map_del_under(struct map *m, const char *dir)
+{
+    size_t n = strlen(dir);
+    for (size_t i = 0; i < m->cap; i++) {
+        struct map_entry *e = &m->slots[i];
+        if (e->key && e->key != MAP_TOMBSTONE && !strncmp(e->key, dir, n) && e->key[n] == '/') {
+            free(e->key);
+            e->key = MAP_TOMBSTONE;
+            m->live--;
+        }
+    }
+}

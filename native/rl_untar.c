@@ -126,15 +126,7 @@ static int clear(struct rl_untar *u, const char *rel, int keep_dir)
         int r = remove_tree_at(u->rootfd, rel);
         if (r < 0)
             return fail_os(u, -r, rel);
-        size_t n = strlen(rel);
-        for (size_t i = 0; i < u->kinds.cap; i++) {
-            struct map_entry *e = &u->kinds.slots[i];
-            if (e->key && e->key != MAP_TOMBSTONE && !strncmp(e->key, rel, n) && e->key[n] == '/') {
-                free(e->key);
-                e->key = MAP_TOMBSTONE;
-                u->kinds.live--;
-            }
-        }
+        map_del_under(&u->kinds, rel);
     } else if (unlinkat(u->rootfd, rel, 0) < 0) {
         return fail_os(u, errno, rel);
     }
@@ -275,8 +267,8 @@ static int directory(struct rl_untar *u, char *rel, const struct tar_member *m)
     if (!simple) {
         if (metadata(u, -1, rel, m, 1) < 0)
             return -1;
-    } else if ((u->flags & RL_UNTAR_ZERO_OWNERS) && (m->uid || m->gid)) {
-        note(u, "owners", NOTE_OWNERS);
+    } else {
+        note_zeroed_owner(u, m);
     }
     return dir_time(u, rel, m);
 }
@@ -417,8 +409,8 @@ int writer_end(struct rl_untar *u, const struct tar_member *m)
     if (u->fd < 0)
         return 0;
     int r;
-    if (u->cur_simple && (u->flags & RL_UNTAR_ZERO_OWNERS) && (m->uid || m->gid))
-        note(u, "owners", NOTE_OWNERS);
+    if (u->cur_simple)
+        note_zeroed_owner(u, m);
     if (u->cur_async) {                /* the thread sets the times and closes; it owns both now */
         char *rel = NULL;
         int err = io_close(u->io, u->fd, u->cur_rel, m->mtime_sec, m->mtime_nsec, &rel);

@@ -64,6 +64,7 @@ extern char MAP_TOMBSTONE[];
 struct map_entry *map_get(struct map *m, const char *key);
 struct map_entry *map_put(struct map *m, const char *key);   /* NULL: out of memory */
 void map_del(struct map *m, const char *key);
+void map_del_under(struct map *m, const char *dir);
 void map_free(struct map *m);
 
 enum tar_state { S_HEADER, S_EXT, S_DATA, S_PAD, S_END, S_FAILED };
@@ -139,9 +140,8 @@ int parse_pax(struct rl_untar *u, const unsigned char *data, size_t n, struct pa
 int apply_pax(struct rl_untar *u, struct tar_member *m, const struct pax_list *p);
 
 /* an entry's metadata (rl_untar_meta.c): fd >= 0 is that open file, else `rel` (never followed) */
-#define NOTE_OWNERS "this user has no subordinate id range: every file of the image belongs to the " \
-    "user (container uid 0); add a range in /etc/subuid and /etc/subgid to keep the image's owners"
 void note(struct rl_untar *u, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void note_zeroed_owner(struct rl_untar *u, const struct tar_member *m);
 char *abs_path(struct rl_untar *u, const char *rel);
 int set_opaque(struct rl_untar *u, const char *rel);
 int owner(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m);

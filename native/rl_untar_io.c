@@ -43,7 +43,7 @@ struct io_worker {
     char *err_rel;
 };
 
-static int do_item(struct io_worker *w, struct io_item *it)
+static int do_item(struct io_item *it)
 {
     if (it->final) {
         int r = futimens(it->fd, it->times) < 0 ? errno : 0;
@@ -62,7 +62,6 @@ static int do_item(struct io_worker *w, struct io_item *it)
         p += n;
         left -= (size_t)n;
     }
-    (void)w;
     return 0;
 }
 
@@ -82,7 +81,7 @@ static void *run(void *arg)
             w->tail = NULL;
         int skip = w->err || w->cancel;
         pthread_mutex_unlock(&w->lock);
-        int r = skip ? 0 : do_item(w, it);
+        int r = skip ? 0 : do_item(it);
         if (skip && it->final)
             close(it->fd);
         pthread_mutex_lock(&w->lock);

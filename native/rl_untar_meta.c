@@ -17,6 +17,8 @@
 
 #define OPAQUE_XATTR "user.overlay.opaque"
 #define TRUSTED_OPAQUE_XATTR "trusted.overlay.opaque"
+#define NOTE_OWNERS "this user has no subordinate id range: every file of the image belongs to the " \
+    "user (container uid 0); add a range in /etc/subuid and /etc/subgid to keep the image's owners"
 
 void note(struct rl_untar *u, const char *key, const char *fmt, ...)
 {
@@ -51,8 +53,7 @@ int set_opaque(struct rl_untar *u, const char *rel)
 int owner(struct rl_untar *u, int fd, const char *rel, const struct tar_member *m)
 {
     if (u->flags & RL_UNTAR_ZERO_OWNERS) {
-        if (m->uid || m->gid)
-            note(u, "owners", NOTE_OWNERS);
+        note_zeroed_owner(u, m);
         return 0;
     }
     int r = -1;
@@ -116,4 +117,11 @@ char *abs_path(struct rl_untar *u, const char *rel)
 {
     char *path = NULL;
     return asprintf(&path, "%s%s%s", u->root, *rel ? "/" : "", rel) < 0 ? NULL : path;
+}
+
+/* With RL_UNTAR_ZERO_OWNERS an owner other than 0:0 is not kept: say so, once. */
+void note_zeroed_owner(struct rl_untar *u, const struct tar_member *m)
+{
+    if ((u->flags & RL_UNTAR_ZERO_OWNERS) && (m->uid || m->gid))
+        note(u, "owners", NOTE_OWNERS);
 }

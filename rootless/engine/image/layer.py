@@ -18,9 +18,9 @@ What lands on disk (the format the overlay drivers read, see DESIGN.md "Root fil
   is written outside; the final component is opened with O_NOFOLLOW / replaced, never followed.
 - Files: created with their final mode (open O_CREAT|O_EXCL|O_NOFOLLOW, write, futimens, close);
   fchown/fchmod only when the owner differs from the unpacker's own ids, the mode has set-id or
-  sticky bits, the entry has xattrs or its directory is set-gid. No fsync. Writing from several
-  threads was tried and dropped (docs/performance.md, "pull"): file creation on ext4 here is
-  kernel work under per-group locks, and threads added system time without saving wall time.
+  sticky bits, the entry has xattrs or its directory is set-gid. No fsync. Entries are created
+  in tar order by one thread (creating from several was tried and dropped, docs/performance.md,
+  "pull": ext4's per-group locks); only the data of large files goes to a second one.
 
 How it runs: a helper process (`python -m rootless.engine.image.layerstore`) reads the compressed
 stream on its stdin, unshares a user namespace (the parent writes the id maps with

@@ -173,13 +173,16 @@ class Response:
 
     def read(self) -> bytes:
         if self._body is None:
-            try:
-                self._body = self._raw.read()
-            except (OSError, http.client.HTTPException) as e:
-                self.close()
-                raise _failure(e, "reading the answer") from e
+            self._body = self._read(None)
             self.close()
         return self._body
+
+    def _read(self, size: int | None) -> bytes:
+        try:
+            return self._raw.read(size)
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise _failure(e, "reading the answer") from e
 
     @property
     def content(self) -> bytes:
@@ -193,12 +196,8 @@ class Response:
             if self._body:
                 yield self._body
             return
-        try:
-            while chunk := self._raw.read(size):
-                yield chunk
-        except (OSError, http.client.HTTPException) as e:
-            self.close()
-            raise _failure(e, "reading the answer") from e
+        while chunk := self._read(size):
+            yield chunk
         self.close()
 
     def close(self) -> None:
@@ -208,12 +207,10 @@ class Response:
             release(self._raw.isclosed() and not self._raw.will_close)
 
 
-def _failure(e: BaseException, doing: str) -> TransportError:
-    if isinstance(e, (socket.timeout, TimeoutError)):
+def _failure(e: OSError | http.client.HTTPException, doing: str) -> TransportError:
+    if isinstance(e, TimeoutError):        # socket.timeout is TimeoutError
         return Timeout(f"timed out {doing}")
-    if isinstance(e, (http.client.HTTPException, ConnectionError, OSError)):
-        return ProtocolError(str(e) or type(e).__name__)
-    return TransportError(str(e))
+    return ProtocolError(str(e) or type(e).__name__)
 
 
 # --- TLS -----------------------------------------------------------------------------------------
@@ -229,15 +226,21 @@ def system_context(ca_file=None) -> ssl.SSLContext:
     SSL_CERT_DIR still apply."""
     ctx = ssl.create_default_context()
     paths = ssl.get_default_verify_paths()
-    found = (paths.cafile and os.path.isfile(paths.cafile)) or (paths.capath and os.path.isdir(paths.capath)
-                                                               and any(os.scandir(paths.capath)))
-    if not found:
+    if not (paths.cafile and os.path.isfile(paths.cafile)) and not _nonempty_dir(paths.capath):
         bundle = next((b for b in CA_BUNDLES if os.path.isfile(b)), None)
         if bundle:
             ctx.load_verify_locations(cafile=bundle)
     if ca_file is not None:
         ctx.load_verify_locations(cafile=str(ca_file))
     return ctx
+
+
+def _nonempty_dir(path: str | None) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(entries)
+    except (OSError, TypeError):
+        return False
 
 
 # --- proxies -------------------------------------------------------------------------------------
@@ -386,7 +389,7 @@ class Client:
         conn._create_connection = _create_connection
         try:
             conn.connect()
-        except (socket.timeout, TimeoutError) as e:
+        except TimeoutError as e:          # socket.timeout is TimeoutError
             conn.close()
             raise Timeout(f"timed out connecting to {host}:{port}") from e
         except (OSError, http.client.HTTPException) as e:   # ssl.SSLError is an OSError
